@@ -1,0 +1,1 @@
+"""jitlite: a Python element runtime with official WeCom and WeChat Types."""

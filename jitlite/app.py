@@ -1,0 +1,186 @@
+"""``App``: open an app folder and get its elements by fullName."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import importer
+from .element import Element
+from .errors import ElementBuildError, ElementNotFound, JitliteError
+from .index import AppIndex, build_index
+from .layers import ElementSpec
+from .names import check_full_name, suggest
+
+__all__ = ["App"]
+
+
+class App:
+    """An app folder (``app.json`` and element folders) on top of the official elements.
+
+    Building an App reads and validates every element of every layer; a problem anywhere raises one
+    ``ElementLoadError`` listing them all. Element objects are built on first ``getElement`` and
+    cached for the life of the App.
+    """
+
+    def __init__(self, path: str | Path = ".", *, environ: Mapping[str, str] | None = None) -> None:
+        self.root = Path(path).resolve()
+        self._index: AppIndex = build_index(self.root, environ)
+        manifest = self._index.app_layer.manifest
+        assert manifest is not None
+        self.appId: str = manifest.appId
+        self.title: str = manifest.title
+        self.version: str = manifest.version
+        self._objects: dict[str, Any] = {}
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_guard = threading.Lock()
+        self._building = threading.local()
+        for layer in self._index.layers:
+            importer.register_layer(layer.package, str(layer.root))
+        importer.activate(self._index)
+
+    # -- what the app is made of ---------------------------------------------------------------
+
+    @property
+    def envVars(self) -> dict[str, str]:
+        """Return the merged variables: declared defaults < jitlite.toml < environment."""
+        return dict(self._index.variables.values)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Return settings: app.json ``settings`` of each layer, then jitlite.toml ``[settings]``."""
+        merged: dict[str, Any] = {}
+        for layer in self._index.layers:
+            if layer.manifest is not None:
+                merged.update(layer.manifest.settings)
+        merged.update(self._index.local.settings)
+        return merged
+
+    @property
+    def appDataDir(self) -> Path:
+        """Return the folder where the app keeps its data (SQLite files and the like)."""
+        return self.root / "appData"
+
+    @property
+    def layers(self) -> list[str]:
+        """Return the layer names, lowest first."""
+        return [layer.name for layer in self._index.layers]
+
+    def specs(self) -> list[ElementSpec]:
+        """Return the spec of every visible element, sorted by fullName."""
+        return [self._index.visible[name] for name in sorted(self._index.visible)]
+
+    def spec(self, fullName: str) -> ElementSpec:
+        """Return the spec of one element; raise ElementNotFound if there is none."""
+        check_full_name(fullName)
+        spec = self._index.spec(fullName)
+        if spec is None:
+            raise self._not_found(fullName)
+        return spec
+
+    def activate(self) -> None:
+        """Make short element imports (``from corps.X import Y``) resolve through this app."""
+        importer.activate(self._index)
+
+    # -- getElement ----------------------------------------------------------------------------
+
+    def getElement(self, fullName: str) -> Any:
+        """Return the element with this fullName: a Meta's or Type's class, or an instance object."""
+        try:
+            return self._objects[fullName]
+        except (KeyError, TypeError):
+            pass
+        return self._build(check_full_name(fullName))
+
+    def _build(self, full_name: str) -> Any:
+        spec = self._index.spec(full_name)
+        if spec is None:
+            raise self._not_found(full_name)
+        with self._lock_for(full_name):
+            if full_name in self._objects:
+                return self._objects[full_name]
+            busy: set[str] = self._building.__dict__.setdefault("names", set())
+            if full_name in busy:
+                raise ElementBuildError(f"{full_name} needs itself while it is being built (a cycle in onLoad "
+                                        "or className resolution)")
+            busy.add(full_name)
+            try:
+                importer.activate(self._index)
+                built = self._make(spec)
+            finally:
+                busy.discard(full_name)
+            self._objects[full_name] = built
+            return built
+
+    def _lock_for(self, full_name: str) -> threading.RLock:
+        with self._locks_guard:
+            lock = self._locks.get(full_name)
+            if lock is None:
+                lock = self._locks[full_name] = threading.RLock()
+            return lock
+
+    def _make(self, spec: ElementSpec) -> Any:
+        cls = self._class_of(spec)
+        if spec.kind != "instance":
+            return cls
+        validated = self._index.validated[spec.full_name]
+        try:
+            obj = cls(app=self, spec=spec, declaration=validated.declaration, config=validated.config)
+            obj.onLoad()
+        except JitliteError:
+            raise
+        except Exception as exc:
+            raise ElementBuildError(f"building {spec.full_name} ({cls.__qualname__}) failed: "
+                                    f"{type(exc).__name__}: {exc}") from exc
+        return obj
+
+    def _class_of(self, spec: ElementSpec) -> type:
+        """Return the class an element provides: its own className, else its overridden or type's."""
+        own = next((s for s in spec.override_chain() if s.declaration.className), None)
+        if own is None:
+            if spec.type_spec is None:
+                raise ElementBuildError(f"Meta {spec.full_name} declares no className in {spec.declaration_path}")
+            parent = self.getElement(spec.type_spec.full_name)
+            return parent  # type: ignore[no-any-return]
+        cls = _import_class(own)
+        if spec.type_spec is not None:
+            parent = self.getElement(spec.type_spec.full_name)
+            if not (isinstance(parent, type) and issubclass(cls, parent)):
+                raise ElementBuildError(
+                    f"{spec.full_name}: class {cls.__module__}.{cls.__qualname__} must subclass its type's class "
+                    f"{getattr(parent, '__qualname__', parent)} ({spec.type_spec.full_name}); fix its definition "
+                    f"in {own.folder}")
+        elif not issubclass(cls, Element):
+            raise ElementBuildError(f"Meta {spec.full_name}: class {cls.__qualname__} must subclass jitlite.Element")
+        return cls
+
+    def _not_found(self, full_name: str) -> ElementNotFound:
+        hidden = self._index.hidden.get(full_name)
+        if hidden is not None:
+            return ElementNotFound(full_name, detail=f"it is private to app {hidden.layer.name!r}")
+        return ElementNotFound(full_name, suggest(full_name, self._index.visible))
+
+    def __repr__(self) -> str:
+        return f"<App {self.appId} at {self.root}>"
+
+
+
+def _import_class(spec: ElementSpec) -> type:
+    """Import the class named by an element's ``className`` ("Name" or "package.module:Name")."""
+    class_name = spec.declaration.className or ""
+    module_name, _, attr = class_name.rpartition(":")
+    if not module_name:
+        module_name, attr = spec.module_name, class_name
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ElementBuildError(f"{spec.full_name}: importing {module_name} failed: {type(exc).__name__}: {exc} "
+                                f"(in {spec.folder})") from exc
+    cls = getattr(module, attr, None)
+    if not isinstance(cls, type):
+        raise ElementBuildError(f"{spec.full_name}: className {class_name!r} names no class in {module_name}; "
+                                f"define it there or correct className in {spec.declaration_path}")
+    return cls

@@ -1,0 +1,261 @@
+"""SQLite cache backend: one WAL-mode file shared by the processes of one machine."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .base import Cache, add_int64, check_ttl, decode_value
+
+__all__ = ["SqliteCache"]
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS jitlite_cache (
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        expires_at REAL,
+        PRIMARY KEY (namespace, name)
+    ) WITHOUT ROWID""",
+    """CREATE INDEX IF NOT EXISTS jitlite_cache_expiry
+        ON jitlite_cache (expires_at) WHERE expires_at IS NOT NULL""",
+    """CREATE TABLE IF NOT EXISTS jitlite_cache_locks (
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        token TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (namespace, name)
+    ) WITHOUT ROWID""",
+)
+
+# Rows whose expiry is in the past are invisible; this predicate selects the visible ones.
+_LIVE = "(expires_at IS NULL OR expires_at > ?)"
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced (the base class cannot)."""
+
+
+class SqliteCache(Cache):
+    """A cache in one SQLite file, safe for many threads and processes on one machine.
+
+    Each thread gets its own connection; writes that read first (incr, locks) run in
+    IMMEDIATE transactions so they are atomic across processes. Expiry times are wall-clock
+    epoch seconds because monotonic clocks are not comparable across reboots, and the file
+    outlives processes. Expired rows are ignored on read and purged every `purge_interval` s.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        namespace: str,
+        *,
+        busy_timeout: float = 5.0,
+        purge_interval: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(namespace)
+        if str(path) in ("", ":memory:") or str(path).startswith("file::memory:"):
+            # Every thread has its own connection, so an in-memory database would not be shared.
+            raise ValueError("SqliteCache needs a file path; use MemoryCache for an in-memory cache")
+        self.path = Path(path)
+        self.busy_timeout = check_ttl(busy_timeout, "busy_timeout")
+        self.purge_interval = check_ttl(purge_interval, "purge_interval")
+        self.clock = clock
+        self._local = threading.local()
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._connections_lock = threading.Lock()
+        self._next_purge = clock() + self.purge_interval
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._conn()
+        # WAL lets readers proceed while one process writes; the mode is stored in the file.
+        conn.execute("PRAGMA journal_mode=WAL")
+        with self._write() as conn:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+
+    # -- connections and transactions ----------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        """Return this thread's connection, opening one if needed (also after a fork)."""
+        pid = os.getpid()
+        conn: _Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == pid:
+            return conn
+        # isolation_level=None: no implicit transactions; writes that need one say BEGIN IMMEDIATE.
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,  # only so close() may close other threads' connections
+            factory=_Connection,
+        )
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        # NORMAL is durable against process crashes in WAL mode, which is all a cache needs.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self._local.conn = conn
+        self._local.pid = pid
+        with self._connections_lock:
+            self._connections.add(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in an IMMEDIATE transaction: the write lock is taken before any read."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _maybe_purge(self, now: float) -> None:
+        """Delete expired rows of all namespaces if the purge interval has passed."""
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self.purge_interval
+        with self._write() as conn:
+            conn.execute("DELETE FROM jitlite_cache WHERE expires_at <= ?", (now,))
+            conn.execute("DELETE FROM jitlite_cache_locks WHERE expires_at <= ?", (now,))
+
+    def close(self) -> None:
+        """Close the connections of all threads; the cache reopens them on next use."""
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    # -- primitives ------------------------------------------------------------------------------
+
+    def _get_raw(self, name: str) -> str | None:
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT value FROM jitlite_cache WHERE namespace = ? AND name = ? AND {_LIVE}",
+                (self.namespace, name, self.clock()),
+            )
+            .fetchone()
+        )
+        return None if row is None else str(row[0])
+
+    def _set_raw(self, name: str, raw: str, ttl: float | None) -> bool:
+        now = self.clock()
+        self._conn().execute(
+            "INSERT INTO jitlite_cache (namespace, name, value, expires_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (namespace, name) DO UPDATE SET value = excluded.value, "
+            "expires_at = excluded.expires_at",
+            (self.namespace, name, raw, None if ttl is None else now + ttl),
+        )
+        self._maybe_purge(now)
+        return True
+
+    def _incr(self, name: str, amount: int) -> int:
+        now = self.clock()
+        with self._write() as conn:
+            row = conn.execute(
+                f"SELECT value, expires_at FROM jitlite_cache WHERE namespace = ? AND name = ? AND {_LIVE}",
+                (self.namespace, name, now),
+            ).fetchone()
+            current: Any = None if row is None else decode_value(name, row[0])
+            result = add_int64(name, current, amount)
+            # Like Redis INCRBY, an existing key keeps its TTL; a missing or expired one gets none.
+            conn.execute(
+                "INSERT OR REPLACE INTO jitlite_cache (namespace, name, value, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (self.namespace, name, str(result), None if row is None else row[1]),
+            )
+        self._maybe_purge(now)
+        return result
+
+    def _expire(self, name: str, ttl: float) -> bool:
+        now = self.clock()
+        cursor = self._conn().execute(
+            f"UPDATE jitlite_cache SET expires_at = ? WHERE namespace = ? AND name = ? AND {_LIVE}",
+            (now + ttl, self.namespace, name, now),
+        )
+        return cursor.rowcount > 0
+
+    def _exists(self, name: str) -> bool:
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT 1 FROM jitlite_cache WHERE namespace = ? AND name = ? AND {_LIVE}",
+                (self.namespace, name, self.clock()),
+            )
+            .fetchone()
+        )
+        return row is not None
+
+    def _delete(self, name: str) -> bool:
+        with self._write() as conn:
+            live = conn.execute(
+                f"DELETE FROM jitlite_cache WHERE namespace = ? AND name = ? AND {_LIVE}",
+                (self.namespace, name, self.clock()),
+            ).rowcount
+            # An expired row is invisible already; remove it too rather than wait for the purge.
+            conn.execute("DELETE FROM jitlite_cache WHERE namespace = ? AND name = ?", (self.namespace, name))
+        return live > 0
+
+    def _keys(self, pattern: str) -> Iterable[str]:
+        rows = self._conn().execute(
+            f"SELECT name FROM jitlite_cache WHERE namespace = ? AND {_LIVE}",
+            (self.namespace, self.clock()),
+        )
+        return [str(row[0]) for row in rows]
+
+    def _ttl(self, name: str) -> float | None:
+        now = self.clock()
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT expires_at FROM jitlite_cache WHERE namespace = ? AND name = ? AND {_LIVE}",
+                (self.namespace, name, now),
+            )
+            .fetchone()
+        )
+        if row is None or row[0] is None:
+            return None
+        return float(row[0]) - now
+
+    def _try_lock(self, name: str, token: str, ttl: float) -> bool:
+        now = self.clock()
+        with self._write() as conn:
+            # Insert the lock row, or take over the existing one only if it has expired.
+            taken = conn.execute(
+                "INSERT INTO jitlite_cache_locks (namespace, name, token, expires_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (namespace, name) DO UPDATE SET token = excluded.token, "
+                "expires_at = excluded.expires_at WHERE jitlite_cache_locks.expires_at <= ?",
+                (self.namespace, name, token, now + ttl, now),
+            ).rowcount
+        if taken:
+            self._maybe_purge(now)
+        return taken > 0
+
+    def _unlock(self, name: str, token: str) -> bool:
+        now = self.clock()
+        with self._write() as conn:
+            # Compare-and-delete: a lock row with another token belongs to whoever took over.
+            held = conn.execute(
+                "DELETE FROM jitlite_cache_locks WHERE namespace = ? AND name = ? AND token = ? "
+                "AND expires_at > ?",
+                (self.namespace, name, token, now),
+            ).rowcount
+            if not held:
+                # Our own row may still be there, expired but not taken over: clean it up.
+                conn.execute(
+                    "DELETE FROM jitlite_cache_locks WHERE namespace = ? AND name = ? AND token = ?",
+                    (self.namespace, name, token),
+                )
+        return held > 0

@@ -1,0 +1,83 @@
+"""Errors raised by the element runtime.
+
+Exception tree::
+
+    JitliteError
+    ├── ElementLoadError        start-up found problems; lists every one of them
+    ├── ElementNotFound         (also LookupError) no element has that fullName
+    ├── InvalidElementName      (also ValueError) a fullName that is not dotted identifiers
+    └── ElementBuildError       building an element's object failed (cause chained)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ElementBuildError",
+    "ElementLoadError",
+    "ElementNotFound",
+    "InvalidElementName",
+    "JitliteError",
+    "Problem",
+]
+
+
+class JitliteError(Exception):
+    """Base class of every error jitlite raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an app: where it is, what is wrong and how to fix it."""
+
+    full_name: str
+    path: str
+    message: str
+    fix: str = ""
+    where: str = ""  # a field location ("authConfig.suiteId") or a JSON position ("line 3, column 5")
+
+    def render(self) -> str:
+        """Return the problem as the lines of a report entry."""
+        location = self.path + (f", {self.where}" if self.where else "")
+        lines = [f"{self.full_name} — {location}", f"   {self.message}"]
+        if self.fix:
+            lines.append(f"   fix: {self.fix}")
+        return "\n".join(lines)
+
+
+class ElementLoadError(JitliteError):
+    """Start-up found one or more problems; the message lists each with its fix."""
+
+    def __init__(self, problems: Sequence[Problem], app_label: str = "the app") -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        header = f"jitlite could not load {app_label}: {count} problem{'s' if count != 1 else ''}"
+        body = "\n".join(f"{i}. {p.render()}" for i, p in enumerate(self.problems, 1))
+        super().__init__(f"{header}\n\n{body}")
+
+
+class ElementNotFound(JitliteError, LookupError):
+    """No element with this fullName is visible in the app."""
+
+    def __init__(self, full_name: str, suggestions: Sequence[str] = (), detail: str = "") -> None:
+        self.full_name = full_name
+        self.suggestions = list(suggestions)
+        message = f"no element named {full_name!r} in this app"
+        if detail:
+            message += f": {detail}"
+        if self.suggestions:
+            message += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
+        super().__init__(message)
+
+    def __str__(self) -> str:  # LookupError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class InvalidElementName(JitliteError, ValueError):
+    """A fullName that is not a dot-separated list of Python identifiers."""
+
+
+class ElementBuildError(JitliteError):
+    """Building an element's object (importing its code, constructing, onLoad) failed."""

@@ -1,0 +1,373 @@
+"""The app index: every layer's elements merged, their types resolved, instances validated.
+
+Start-up runs in phases — layers, discovery, merge, variables, types, schemas, validation — and
+collects every problem before raising one ElementLoadError, so a user fixes all of them in one go.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ElementLoadError, Problem
+from .layers import ElementSpec, Layer, discover, resolve_layers
+from .names import suggest
+from .reporting import validation_problems
+from .schema import Declaration, VariableDecl
+from .variables import LocalSettings, MissingVariable, VariableSet, fill_placeholders, read_toml
+
+__all__ = ["AppIndex", "ElementSchema", "build_index"]
+
+log = logging.getLogger("jitlite.loader")
+
+SCHEMA_FILE = "schema.py"
+
+
+class AnyConfig(BaseModel):
+    """The business config of a Type that declares no schema: anything goes."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+@dataclass(frozen=True)
+class ElementSchema:
+    """The pydantic models a Type gives its instances."""
+
+    declaration: type[Declaration]
+    config: type[BaseModel]
+    source: str  # where the schema came from, for messages
+
+    @property
+    def config_required(self) -> bool:
+        """Tell whether an instance must have a business config file."""
+        return any(f.is_required() for f in self.config.model_fields.values())
+
+
+@dataclass
+class Validated:
+    """An instance's declaration and business config after placeholders and validation."""
+
+    declaration: Declaration
+    config: BaseModel
+
+
+class AppIndex:
+    """What start-up learnt about an app; the App builds element objects from it."""
+
+    def __init__(self, root: Path, layers: list[Layer], local: LocalSettings) -> None:
+        self.root = root
+        self.layers = layers
+        self.local = local
+        self.visible: dict[str, ElementSpec] = {}
+        self.hidden: dict[str, ElementSpec] = {}  # private elements of lower layers
+        self.overrides: list[tuple[ElementSpec, ElementSpec]] = []
+        self.variables: VariableSet = VariableSet((), {})
+        self.schemas: dict[str, ElementSchema] = {}  # keyed by Type/Meta fullName
+        self.validated: dict[str, Validated] = {}
+        self.top_names: frozenset[str] = frozenset()
+
+    @property
+    def app_layer(self) -> Layer:
+        """Return the app's own layer (the highest)."""
+        return self.layers[-1]
+
+    def spec(self, full_name: str) -> ElementSpec | None:
+        """Return the visible element spec with this fullName, or None."""
+        return self.visible.get(full_name)
+
+    def type_chain(self, full_name: str) -> list[str] | None:
+        """Return the fullNames of an element's types, nearest first, or None if unknown."""
+        spec = self.visible.get(full_name)
+        if spec is None:
+            return None
+        chain = []
+        current = spec.type_spec
+        while current is not None and len(chain) < 64:
+            chain.append(current.full_name)
+            current = current.type_spec
+        return chain
+
+    def type_names(self) -> list[str]:
+        """Return the fullNames of every visible Meta and Type."""
+        return [n for n, s in self.visible.items() if s.kind in ("meta", "type")]
+
+    def schema_for(self, spec: ElementSpec) -> ElementSchema:
+        """Return the schema that validates an instance of spec's type."""
+        assert spec.type_spec is not None
+        return self.schemas[spec.type_spec.full_name]
+
+
+def build_index(root: Path, environ: Mapping[str, str] | None = None) -> AppIndex:
+    """Read, merge and validate the app at root; raise ElementLoadError listing every problem."""
+    layers, problems = resolve_layers(root)
+    label = f"app {root.name}"
+    if not layers[-1].manifest or layers[-1].root != root:
+        raise ElementLoadError(problems, label)
+    label = f"app {layers[-1].name!r}"
+    index = AppIndex(root, layers, read_toml(root))
+    per_layer = []
+    for layer in layers:
+        specs, found = discover(layer)
+        per_layer.append((layer, specs))
+        problems.extend(found)
+    _merge(index, per_layer, problems)
+    _collect_variables(index, environ, problems)
+    _resolve_types(index, problems)
+    _load_schemas(index, problems)
+    _validate_instances(index, problems)
+    if problems:
+        raise ElementLoadError(problems, label)
+    index.top_names = frozenset(n.partition(".")[0] for n in index.visible)
+    for new, old in index.overrides:
+        log.warning("%s from app %r (%s) overrides the one from %s (%s)", new.full_name, new.layer.name,
+                    new.folder, _origin(old.layer), old.folder)
+    return index
+
+
+def _origin(layer: Layer) -> str:
+    return "jitlite's official elements" if layer.is_official else f"app {layer.name!r}"
+
+
+def _merge(index: AppIndex, per_layer: list[tuple[Layer, list[ElementSpec]]], problems: list[Problem]) -> None:
+    """Let the highest layer win each fullName, honouring private and protected."""
+    top = index.app_layer
+    for layer, specs in per_layer:
+        for spec in specs:
+            name = spec.full_name
+            previous = index.visible.get(name)
+            if previous is not None:
+                if previous.declaration.accessModifier == "protected":
+                    problems.append(Problem(
+                        name, spec.folder,
+                        f"overrides a protected element of {_origin(previous.layer)} ({previous.folder})",
+                        "protected elements cannot be overridden: rename this element, or drop the override"))
+                    continue
+                spec.overrides = previous
+                index.overrides.append((spec, previous))
+            if spec.declaration.accessModifier == "private" and layer is not top:
+                index.hidden[name] = spec
+                index.visible.pop(name, None)
+                continue
+            index.visible[name] = spec
+
+
+def _collect_variables(index: AppIndex, environ: Mapping[str, str] | None, problems: list[Problem]) -> None:
+    declarations: list[VariableDecl] = []
+    for layer in index.layers:
+        if layer.manifest is not None:
+            declarations.extend(layer.manifest.variables)
+    for spec in index.visible.values():
+        declarations.extend(spec.declaration.variables)
+    index.variables = VariableSet(declarations, index.local.variables, environ)
+    for name in index.variables.missing_required():
+        problems.append(Problem(
+            f"app {index.app_layer.name}", str(index.root / "app.json"),
+            f"required variable {name!r} has no value",
+            f"set {name} in the environment, or under [variables] in {index.root / 'jitlite.toml'}",
+            where=f"variables.{name}"))
+
+
+def _resolve_types(index: AppIndex, problems: list[Problem]) -> None:
+    """Give every element its kind (meta, type, instance) and the spec of its type."""
+    state: dict[str, str] = {}  # "busy" while resolving, "done" after
+
+    def lookup(spec: ElementSpec, name: str) -> ElementSpec | None:
+        hidden = index.hidden.get(name)
+        if hidden is not None and hidden.layer is spec.layer:
+            return hidden
+        return index.visible.get(name)
+
+    def resolve(spec: ElementSpec) -> bool:
+        key = f"{spec.layer.level}:{spec.full_name}"
+        if state.get(key) == "done":
+            return bool(spec.kind)
+        if state.get(key) == "busy":
+            problems.append(Problem(spec.full_name, spec.declaration_path,
+                                    f"its type chain loops back to itself through {spec.type_name!r}",
+                                    "make the chain end at a Meta (an element whose type is \"\")", "type"))
+            return False
+        state[key] = "busy"
+        ok = _resolve_one(spec)
+        state[key] = "done"
+        return ok
+
+    def _resolve_one(spec: ElementSpec) -> bool:
+        type_name = spec.type_name
+        if type_name == "":
+            spec.kind = "meta"
+            return True
+        parent = lookup(spec, type_name)
+        if parent is None:
+            hidden = index.hidden.get(type_name)
+            if hidden is not None:
+                message = f"type {type_name!r} is private to app {hidden.layer.name!r}"
+                fix = "use a public Type, or ask that app to make it public"
+            else:
+                close = suggest(type_name, index.type_names())
+                message = f"unknown type {type_name!r}"
+                fix = (f"did you mean {' or '.join(repr(c) for c in close)}?" if close
+                       else "name an existing Type, e.g. auths.loginTypes.QywxProxyType")
+            problems.append(Problem(spec.full_name, spec.declaration_path, message, fix, where="type"))
+            return False
+        if parent is spec:
+            problems.append(Problem(spec.full_name, spec.declaration_path, "an element cannot be its own type",
+                                    "name its Type or Meta in \"type\"", where="type"))
+            return False
+        if not resolve(parent):
+            return False
+        spec.type_spec = parent
+        if parent.kind == "meta" or (parent.kind == "type" and spec.declaration.isType):
+            spec.kind = "type"
+        elif parent.kind == "type":
+            spec.kind = "instance"
+        else:
+            problems.append(Problem(
+                spec.full_name, spec.declaration_path,
+                f"type {type_name!r} is an instance, not a Type", "name a Type in \"type\"", where="type"))
+            return False
+        return True
+
+    for spec in [*index.visible.values(), *index.hidden.values()]:
+        resolve(spec)
+
+
+def _load_schemas(index: AppIndex, problems: list[Problem]) -> None:
+    """Load the schema of every Type that has instances (and of its ancestors)."""
+    needed = {s.type_spec.full_name: s.type_spec for s in _instances(index) if s.type_spec is not None}
+    for spec in needed.values():
+        _schema_of(index, spec, problems)
+
+
+def _schema_of(index: AppIndex, spec: ElementSpec, problems: list[Problem]) -> ElementSchema | None:
+    cached = index.schemas.get(spec.full_name)
+    if cached is not None:
+        return cached
+    inherited: ElementSchema | None = None
+    # An element without schema.py takes the schema of what it overrides, else of its type.
+    source = next((s for s in spec.override_chain() if SCHEMA_FILE in s.files), None)
+    if source is None and spec.type_spec is not None:
+        inherited = _schema_of(index, spec.type_spec, problems)
+    if source is not None:
+        schema = _import_schema(source, problems)
+        if schema is None:
+            return None
+    elif inherited is not None:
+        schema = inherited
+    else:
+        schema = ElementSchema(Declaration, AnyConfig, "default")
+    index.schemas[spec.full_name] = schema
+    return schema
+
+
+
+def _import_schema(spec: ElementSpec, problems: list[Problem]) -> ElementSchema | None:
+    """Load a Type's schema.py on its own (without the Type's package) and read its models."""
+    path = os.path.join(spec.folder, SCHEMA_FILE)
+    name = f"{spec.module_name}.{SCHEMA_FILE[:-3]}"
+    try:
+        module = sys.modules.get(name) or _exec_module(name, path)
+    except Exception as exc:  # any error in user code becomes a reported problem
+        problems.append(Problem(spec.full_name, path, f"{type(exc).__name__} while loading the schema: {exc}",
+                                "fix the Python error; schema.py must use absolute imports only"))
+        return None
+    config = getattr(module, "Config", None)
+    declaration = getattr(module, "Declaration", Declaration)
+    if not (isinstance(config, type) and issubclass(config, BaseModel)):
+        problems.append(Problem(spec.full_name, path, "schema.py defines no pydantic model named Config",
+                                "define `class Config(jitlite.schema.ConfigModel): ...`"))
+        return None
+    if not (isinstance(declaration, type) and issubclass(declaration, Declaration)):
+        problems.append(Problem(spec.full_name, path, "Declaration in schema.py does not extend "
+                                "jitlite.schema.Declaration", "subclass jitlite.schema.Declaration"))
+        return None
+    return ElementSchema(declaration, config, path)
+
+
+def _exec_module(name: str, path: str) -> ModuleType:
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _instances(index: AppIndex) -> list[ElementSpec]:
+    return [s for s in index.visible.values() if s.kind == "instance"]
+
+
+def _validate_instances(index: AppIndex, problems: list[Problem]) -> None:
+    """Fill placeholders and validate each instance's e.json and business config."""
+    context = {"type_chain": index.type_chain, "suggest": lambda n: suggest(n, list(index.visible))}
+    for spec in _instances(index):
+        assert spec.type_spec is not None
+        schema = index.schemas.get(spec.type_spec.full_name)
+        if schema is None:
+            continue  # its Type's schema failed to load; already reported
+        try:
+            raw_decl = fill_placeholders(spec.raw_declaration, index.variables)
+        except MissingVariable as missing:
+            problems.append(_missing_variable_problem(index, spec, spec.declaration_path, missing))
+            continue
+        try:
+            raw_config = fill_placeholders(spec.raw_config, index.variables)
+        except MissingVariable as missing:
+            problems.append(_missing_variable_problem(index, spec, spec.config_path or spec.folder, missing))
+            continue
+        declaration: Declaration | None = spec.declaration
+        if schema.declaration is not Declaration or raw_decl is not spec.raw_declaration:
+            try:
+                declaration = schema.declaration.model_validate(raw_decl, context=context)
+            except ValidationError as exc:
+                problems.extend(validation_problems(spec.full_name, spec.declaration_path, exc,
+                                                    schema.declaration))
+                declaration = None
+        config = _validate_config(spec, schema, raw_config, context, problems)
+        if declaration is not None and config is not None:
+            index.validated[spec.full_name] = Validated(declaration, config)
+
+
+def _validate_config(
+    spec: ElementSpec, schema: ElementSchema, raw_config: Any, context: dict[str, Any], problems: list[Problem]
+) -> BaseModel | None:
+    if spec.config_path is None:
+        if schema.config_required:
+            expected = os.path.join(spec.folder, f"{spec.name}.json")
+            problems.append(Problem(spec.full_name, expected, "the business config file is missing",
+                                    f"create {spec.name}.json (or config.json) in the element folder; "
+                                    f"`jitlite new {spec.type_name} {spec.full_name}` writes a skeleton"))
+            return None
+        raw_config = {}
+    if not isinstance(raw_config, dict):
+        problems.append(Problem(spec.full_name, spec.config_path or spec.folder,
+                                "the business config must be a JSON object", "write it as {\"field\": value, …}"))
+        return None
+    try:
+        return schema.config.model_validate(raw_config, context=context)
+    except ValidationError as exc:
+        problems.extend(validation_problems(spec.full_name, spec.config_path or spec.folder, exc, schema.config))
+        return None
+
+
+def _missing_variable_problem(index: AppIndex, spec: ElementSpec, path: str, missing: MissingVariable) -> Problem:
+    toml = index.root / "jitlite.toml"
+    if missing.declared:
+        message = f"variable {missing.name!r} has no value"
+    else:
+        message = f"placeholder {{{{{missing.name}}}}} names a variable that is not declared and has no value"
+    fix = (f"set {missing.name} in the environment or under [variables] in {toml}, "
+           f"or declare it with a default in app.json \"variables\"")
+    return Problem(spec.full_name, path, message, fix, where=f"{{{{{missing.name}}}}}")

@@ -1,0 +1,11 @@
+"""``services.Meta``: the base of service elements (backend functions grouped by purpose)."""
+
+from __future__ import annotations
+
+from ..element import Element
+
+__all__ = ["Service"]
+
+
+class Service(Element):
+    """A service element; its public methods are its functions."""

@@ -1,0 +1,86 @@
+"""Errors raised by the storage library.
+
+Exception tree::
+
+    JitliteError
+    └── StorageError
+        ├── ModelDefinitionError   a model class declares something impossible
+        ├── UnknownFieldError      (also LookupError) a field name the model does not have
+        ├── FieldValueError        (also ValueError) a value a field cannot store
+        ├── FilterError            (also ValueError) a filter that is malformed or not allowed
+        ├── AmbiguousFilterError   a filter meant to pick one row matched several
+        ├── SchemaError            the database table cannot be migrated to the model safely
+        └── SecretKeyError         a Secret field has no usable key, or a stored secret cannot be read
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from ..errors import JitliteError
+
+__all__ = [
+    "AmbiguousFilterError",
+    "FieldValueError",
+    "FilterError",
+    "ModelDefinitionError",
+    "SchemaError",
+    "SecretKeyError",
+    "StorageError",
+    "UnknownFieldError",
+    "did_you_mean",
+]
+
+
+class StorageError(JitliteError):
+    """Base class of the storage library's errors."""
+
+
+class ModelDefinitionError(StorageError):
+    """A model class declares fields, keys or indexes that cannot work."""
+
+
+class UnknownFieldError(StorageError, LookupError):
+    """A row, field list or order list names a field the model does not have."""
+
+    def __init__(self, model: str, field: str, known: Iterable[str], where: str = "") -> None:
+        self.model = model
+        self.field = field
+        place = f" (in {where})" if where else ""
+        super().__init__(f"model {model} has no field {field!r}{place}{did_you_mean(field, known)}")
+
+    def __str__(self) -> str:  # LookupError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class FieldValueError(StorageError, ValueError):
+    """A value that a field cannot store (wrong type, too long, missing, out of range)."""
+
+
+class FilterError(StorageError, ValueError):
+    """A filter that is malformed, refers to unknown fields or uses something not allowed."""
+
+
+class AmbiguousFilterError(StorageError):
+    """A filter that must identify at most one row matched several."""
+
+
+class SchemaError(StorageError):
+    """The existing table differs from the model in a way that jitlite will not change by itself."""
+
+
+class SecretKeyError(StorageError):
+    """No usable Fernet key for Secret fields, or a stored secret that none of the keys can decrypt."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """Return a "; did you mean …?" suffix naming the closest known names, or ""."""
+    choices = list(known)
+    by_case = {c.lower(): c for c in choices}
+    matches = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    if name.lower() in by_case and by_case[name.lower()] not in matches:
+        matches.insert(0, by_case[name.lower()])
+    if not matches:
+        return ""
+    return "; did you mean " + " or ".join(repr(m) for m in matches) + "?"

@@ -1,0 +1,1 @@
+"""The official element layer: Metas and Types shipped with jitlite."""

@@ -1,0 +1,19 @@
+"""The schema of ``auths.loginTypes.QywxInnerType`` instances (loaded on its own: absolute imports)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from jitlite.schema import AgentId, ConfigModel, HttpUrlStr, Secret, WeComId
+
+__all__ = ["Config"]
+
+
+class Config(ConfigModel):
+    """The business config, ``<Name>.json``."""
+
+    corpId: WeComId = Field(description="WeCom enterprise ID")
+    corpSecret: Secret = Field(description="WeCom application Secret")
+    agentId: AgentId = Field(description="WeCom application AgentID")
+    redirectUri: HttpUrlStr = Field(description="OAuth2 redirect URI for receiving authorization code")
+    isActive: bool = Field(True, description="Whether to enable this login method")

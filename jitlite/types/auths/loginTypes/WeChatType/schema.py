@@ -1,0 +1,34 @@
+"""The schema of ``auths.loginTypes.WeChatType`` instances (loaded on its own: absolute imports)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from jitlite.schema import ConfigModel, NonEmptyStr, Secret, WeComId
+from jitlite.schema import Declaration as BaseDeclaration
+
+__all__ = ["AuthConfig", "Config", "Declaration"]
+
+
+class Declaration(BaseDeclaration):
+    """A WeChat login instance's ``e.json``, with the keys WeChatType adds."""
+
+    appSecret: Secret = Field(description="WeChat application secret, used for server-side verification")
+    backendBundleEntry: Literal["."] = Field(description='Backend entry, fixed value: "."')
+    frontBundleEntry: NonEmptyStr = Field(description='Frontend configuration file path, usually "./<Name>.json"')
+
+
+class AuthConfig(ConfigModel):
+    """The Open Platform website app's credentials."""
+
+    appId: WeComId = Field(description="WeChat Open Platform application ID")
+    appSecret: Secret = Field(description="WeChat Open Platform application secret")
+
+
+class Config(ConfigModel):
+    """The business config, ``<Name>.json``."""
+
+    authConfig: AuthConfig
+    isActive: bool = Field(True, description="Whether to enable this login method")

@@ -1,0 +1,1 @@
+"""Official login Types and their Meta."""

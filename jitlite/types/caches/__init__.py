@@ -1,0 +1,1 @@
+"""Official cache Types and their Meta."""

@@ -1,0 +1,1 @@
+"""Official organisation Types and their Meta."""

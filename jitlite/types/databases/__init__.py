@@ -1,0 +1,1 @@
+"""Official database Types and their Meta."""

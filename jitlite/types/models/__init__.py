@@ -1,0 +1,1 @@
+"""Official model Types and their Meta."""

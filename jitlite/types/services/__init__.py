@@ -1,0 +1,1 @@
+"""Official service Types and their Meta."""

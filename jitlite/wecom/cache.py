@@ -1,0 +1,103 @@
+"""The cache protocol the token manager and callback replay guard run on, and a local implementation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ContextManager, Protocol, runtime_checkable
+
+__all__ = ["LocalTokenCache", "TokenCache"]
+
+
+@runtime_checkable
+class TokenCache(Protocol):
+    """A shared key/value store with TTLs and a named lock (memory, SQLite and Redis backends)."""
+
+    def get(self, name: str) -> Any | None:
+        """Return the live value stored under name, or None."""
+        ...
+
+    def set(self, name: str, value: Any, ttl: float | None = None) -> None:
+        """Store value under name, expiring after ttl seconds (never when None)."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Remove name if present."""
+        ...
+
+    def lock(self, name: str, ttl: float) -> ContextManager[Any]:
+        """Return a context manager holding the named lock, held at most ttl seconds."""
+        ...
+
+
+class LocalTokenCache:
+    """Thread-safe in-process TokenCache with TTLs and per-name locks."""
+
+    _PURGE_EVERY = 1024  # sets between sweeps of expired entries, so unread keys cannot pile up
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._data: dict[str, tuple[Any, float | None]] = {}
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._sets = 0
+
+    def get(self, name: str) -> Any | None:
+        """Return the live value stored under name, or None."""
+        with self._guard:
+            item = self._data.get(name)
+            if item is None:
+                return None
+            value, expires_at = item
+            if expires_at is not None and self._clock() >= expires_at:
+                del self._data[name]
+                return None
+            return value
+
+    def set(self, name: str, value: Any, ttl: float | None = None) -> None:
+        """Store value under name, expiring after ttl seconds (never when None)."""
+        with self._guard:
+            expires_at = None if ttl is None else self._clock() + ttl
+            self._data[name] = (value, expires_at)
+            self._sets += 1
+            if self._sets % self._PURGE_EVERY == 0:
+                self._purge_locked()
+
+    def delete(self, name: str) -> None:
+        """Remove name if present."""
+        with self._guard:
+            self._data.pop(name, None)
+
+    def lock(self, name: str, ttl: float) -> ContextManager[None]:
+        """Return a context manager holding the named lock, waiting at most ttl seconds for it."""
+        with self._guard:
+            lock = self._locks.get(name)
+            if lock is None:
+                lock = self._locks[name] = threading.Lock()
+        return self._hold(lock, name, ttl)
+
+    def __len__(self) -> int:
+        with self._guard:
+            self._purge_locked()
+            return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"LocalTokenCache(entries={len(self._data)})"
+
+    @staticmethod
+    @contextmanager
+    def _hold(lock: threading.Lock, name: str, ttl: float) -> Iterator[None]:
+        if not lock.acquire(timeout=max(ttl, 0.0)):
+            raise TimeoutError(f"lock {name!r} still held after {ttl} s")
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _purge_locked(self) -> None:
+        now = self._clock()
+        expired = [k for k, (_, exp) in self._data.items() if exp is not None and now >= exp]
+        for key in expired:
+            del self._data[key]

@@ -1,0 +1,232 @@
+"""Token caching, single-flight refresh and the bounded retry policy around every API call."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .cache import LocalTokenCache, TokenCache
+from .errors import RateLimitedError, TokenExpiredError, UpstreamBusyError, WeComAPIError, WeComError
+
+__all__ = ["Credential", "TokenFetcher", "TokenManager"]
+
+T = TypeVar("T")
+TokenFetcher = Callable[[], tuple[str, float]]
+
+_PREFIX = "jitlite:wecom"
+_KINDS = frozenset({"corp", "proxy_corp", "third_corp", "suite", "provider", "wechat"})
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Identifies one token: kind, owner (corp, suite or app id), agent and a hash of the secret."""
+
+    kind: str
+    owner: str
+    agent: str
+    secret_sha256: str
+
+    @classmethod
+    def of(cls, kind: str, owner: str, secret: str, agent: str | int | None = None) -> Credential:
+        """Build the credential for a secret, keeping only its SHA-256."""
+        if kind not in _KINDS:
+            raise ValueError(f"unknown credential kind {kind!r}; expected one of {sorted(_KINDS)}")
+        if not owner:
+            raise ValueError(f"{kind} credential needs a non-empty corp/suite/app id")
+        if not secret:
+            raise ValueError(f"{kind} credential for {owner} needs a non-empty secret")
+        digest = hashlib.sha256(secret.encode("utf-8")).hexdigest()
+        return cls(kind, owner, "" if agent is None else str(agent), digest)
+
+    @property
+    def cache_key(self) -> str:
+        """Return the cache key of this credential's token."""
+        return f"{_PREFIX}:token:{self.kind}:{self.owner}:{self.agent}:{self.secret_sha256}"
+
+    def __repr__(self) -> str:
+        return f"Credential(kind={self.kind!r}, owner={self.owner!r}, agent={self.agent!r})"
+
+
+class TokenManager:
+    """Cache tokens per credential, refresh them single-flight and run calls with bounded retries.
+
+    Policy: a token is served until ``expires_in - margin``; a refresh takes the credential's lock
+    and re-reads the cache first, so concurrent callers cause one upstream call. A rejected token
+    (40014/42001/42009/40082, 40001 outside token endpoints) is invalidated and the call retried
+    once. -1, HTTP 5xx and 45033 are retried with jittered exponential backoff, at most
+    ``max_tries`` tries in all. 45009 opens a circuit for the owner (corp, suite or app) for
+    ``circuit_seconds``, stored in the cache so every process sharing it stops calling.
+    """
+
+    def __init__(
+        self,
+        cache: TokenCache | None = None,
+        *,
+        margin: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        max_tries: int = 3,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 5.0,
+        circuit_seconds: float = 60.0,
+        lock_ttl: float = 30.0,
+    ) -> None:
+        if max_tries < 1:
+            raise ValueError("max_tries must be at least 1")
+        if circuit_seconds < 60:
+            raise ValueError("circuit_seconds must be at least 60 (WeCom's 45009 window)")
+        self.cache: TokenCache = cache if cache is not None else LocalTokenCache(clock)
+        self.margin = margin
+        self.clock = clock
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.max_tries = max_tries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.circuit_seconds = circuit_seconds
+        self.lock_ttl = lock_ttl
+
+    def __repr__(self) -> str:
+        return f"TokenManager(cache={type(self.cache).__name__}, margin={self.margin})"
+
+    # -- tokens ---------------------------------------------------------------------------------
+
+    def get_token(self, credential: Credential, fetch: TokenFetcher) -> str:
+        """Return a live token for credential, fetching it once across threads/processes if needed."""
+        token = self._cached(credential)
+        if token is not None:
+            return token
+        try:
+            with self.cache.lock(credential.cache_key + ":lock", self.lock_ttl):
+                token = self._cached(credential)  # another worker may have refreshed meanwhile
+                if token is not None:
+                    return token
+                token, expires_in = fetch()
+                self._store(credential, token, expires_in)
+                return token
+        except TimeoutError as exc:
+            raise WeComError(
+                f"timed out after {self.lock_ttl} s waiting for the {credential.kind} token refresh of "
+                f"{credential.owner}; another worker holds the lock"
+            ) from exc
+
+    def invalidate(self, credential: Credential, token: str | None = None) -> None:
+        """Drop the cached token (only if it is still token, when given, so a fresh one survives)."""
+        key = credential.cache_key
+        if token is None:
+            self.cache.delete(key)
+            return
+        with self.cache.lock(key + ":lock", self.lock_ttl):
+            entry = self.cache.get(key)
+            if isinstance(entry, dict) and entry.get("token") == token:
+                self.cache.delete(key)
+
+    def _cached(self, credential: Credential) -> str | None:
+        entry = self.cache.get(credential.cache_key)
+        if not isinstance(entry, dict):
+            return None
+        token = entry.get("token")
+        refresh_at = entry.get("refresh_at")
+        if not isinstance(token, str) or not isinstance(refresh_at, (int, float)):
+            return None
+        return token if self.clock() < refresh_at else None
+
+    def _store(self, credential: Credential, token: str, expires_in: float) -> None:
+        # Short-lived tokens (sandbox, tests) would never be served with the full margin.
+        margin = min(self.margin, expires_in / 2)
+        ttl = max(expires_in - margin, 1.0)
+        self.cache.set(credential.cache_key, {"token": token, "refresh_at": self.clock() + ttl}, ttl)
+
+    # -- circuit --------------------------------------------------------------------------------
+
+    def _circuit_key(self, owner: str) -> str:
+        return f"{_PREFIX}:circuit:{owner}"
+
+    def circuit_open_until(self, owner: str) -> float | None:
+        """Return when the 45009 circuit for owner closes, or None when calls may proceed."""
+        until = self.cache.get(self._circuit_key(owner))
+        if isinstance(until, (int, float)) and self.clock() < until:
+            return float(until)
+        return None
+
+    def open_circuit(self, owner: str) -> float:
+        """Stop calls for owner for circuit_seconds; return when the circuit closes."""
+        until = self.clock() + self.circuit_seconds
+        self.cache.set(self._circuit_key(owner), until, self.circuit_seconds)
+        return until
+
+    def _check_circuit(self, owner: str, endpoint: str) -> None:
+        until = self.circuit_open_until(owner)
+        if until is not None:
+            wait = until - self.clock()
+            raise RateLimitedError(
+                45009,
+                "circuit open",
+                endpoint,
+                hint=(
+                    f"API frequency limit hit earlier for {owner}; calls to it are paused for another "
+                    f"{wait:.0f} s"
+                ),
+                retry_after=wait,
+            )
+
+    # -- retry policy ---------------------------------------------------------------------------
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Return the jittered delay before retry number attempt (1-based)."""
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+    def run(self, owner: str, request: Callable[[], T], *, endpoint: str = "") -> T:
+        """Run an untokened request under the circuit and busy-backoff policy."""
+        tries = 1
+        while True:
+            self._check_circuit(owner, endpoint)
+            try:
+                return request()
+            except (UpstreamBusyError, RateLimitedError) as exc:
+                tries = self._after_busy(owner, exc, tries)
+
+    def call(
+        self,
+        credential: Credential,
+        fetch: TokenFetcher,
+        request: Callable[[str], T],
+        *,
+        endpoint: str = "",
+    ) -> T:
+        """Run request(token) with token refresh-and-retry-once and bounded busy retries."""
+        tries = 1
+        token_retried = False
+        while True:  # bounded: at most max_tries busy tries plus one token retry
+            self._check_circuit(credential.owner, endpoint)
+            token: str | None = None
+            try:
+                token = self.get_token(credential, fetch)
+                return request(token)
+            except TokenExpiredError:
+                if token_retried:
+                    raise
+                token_retried = True
+                self.invalidate(credential, token)
+            except (UpstreamBusyError, RateLimitedError) as exc:
+                tries = self._after_busy(credential.owner, exc, tries)
+
+    def _after_busy(self, owner: str, exc: WeComAPIError, tries: int) -> int:
+        if exc.retries_exhausted:  # an inner call (e.g. a nested token fetch) already retried it
+            raise exc
+        if isinstance(exc, RateLimitedError) and exc.errcode == 45009:
+            if exc.retry_after is None:  # a fresh 45009 from upstream, not our own circuit
+                until = self.open_circuit(owner)
+                exc.retry_after = until - self.clock()
+            raise exc
+        if tries >= self.max_tries:
+            exc.retries_exhausted = True
+            raise exc
+        self.sleep(self.backoff_delay(tries))
+        return tries + 1

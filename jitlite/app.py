@@ -11,9 +11,10 @@ from typing import Any
 from . import importer
 from .element import Element
 from .errors import ElementBuildError, ElementNotFound, JitliteError
-from .index import AppIndex, build_index
+from .index import AppIndex, build_index, schema_of
 from .layers import ElementSpec
 from .names import check_full_name, suggest
+from .schema import masked_dump
 
 __all__ = ["App"]
 
@@ -80,6 +81,40 @@ class App:
         if spec is None:
             raise self._not_found(fullName)
         return spec
+
+    def describe(self, fullName: str) -> dict[str, Any]:
+        """Return what ``jitlite show`` prints about an element: origin, declaration, config (masked)."""
+        spec = self.spec(fullName)
+        info: dict[str, Any] = {
+            "fullName": spec.full_name,
+            "kind": spec.kind,
+            "type": spec.type_name,
+            "typeChain": self._index.type_chain(spec.full_name),
+            "layer": spec.layer.name,
+            "folder": spec.folder,
+            "overrides": [f"{s.layer.name}: {s.folder}" for s in spec.override_chain()[1:]],
+        }
+        validated = self._index.validated.get(spec.full_name)
+        if validated is not None:
+            info["declaration"] = masked_dump(validated.declaration, exclude_unset=True)
+            info["config"] = masked_dump(validated.config)
+            info["configFile"] = spec.config_path
+        else:
+            info["declaration"] = masked_dump(spec.declaration, exclude_unset=True)
+            schema = schema_of(self._index, spec, []) if spec.kind in ("type", "meta") else None
+            if schema is not None:
+                info["configSchema"] = schema.config.model_json_schema()
+        return info
+
+    def checkClasses(self) -> list[str]:
+        """Import the class of every element; return one message per element that cannot be built."""
+        failures = []
+        for spec in self.specs():
+            try:
+                self._class_of(spec)
+            except ElementBuildError as exc:
+                failures.append(str(exc))
+        return failures
 
     def activate(self) -> None:
         """Make short element imports (``from corps.X import Y``) resolve through this app."""

@@ -25,7 +25,7 @@ from .reporting import validation_problems
 from .schema import Declaration, VariableDecl
 from .variables import LocalSettings, MissingVariable, VariableSet, fill_placeholders, read_toml
 
-__all__ = ["AppIndex", "ElementSchema", "build_index"]
+__all__ = ["AppIndex", "ElementSchema", "build_index", "schema_of"]
 
 log = logging.getLogger("jitlite.loader")
 
@@ -244,10 +244,11 @@ def _load_schemas(index: AppIndex, problems: list[Problem]) -> None:
     """Load the schema of every Type that has instances (and of its ancestors)."""
     needed = {s.type_spec.full_name: s.type_spec for s in _instances(index) if s.type_spec is not None}
     for spec in needed.values():
-        _schema_of(index, spec, problems)
+        schema_of(index, spec, problems)
 
 
-def _schema_of(index: AppIndex, spec: ElementSpec, problems: list[Problem]) -> ElementSchema | None:
+def schema_of(index: AppIndex, spec: ElementSpec, problems: list[Problem]) -> ElementSchema | None:
+    """Return the schema a Type gives its instances (loading it once), or None after a problem."""
     cached = index.schemas.get(spec.full_name)
     if cached is not None:
         return cached
@@ -255,7 +256,7 @@ def _schema_of(index: AppIndex, spec: ElementSpec, problems: list[Problem]) -> E
     # An element without schema.py takes the schema of what it overrides, else of its type.
     source = next((s for s in spec.override_chain() if SCHEMA_FILE in s.files), None)
     if source is None and spec.type_spec is not None:
-        inherited = _schema_of(index, spec.type_spec, problems)
+        inherited = schema_of(index, spec.type_spec, problems)
     if source is not None:
         schema = _import_schema(source, problems)
         if schema is None:

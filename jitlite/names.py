@@ -37,13 +37,31 @@ def check_full_name(full_name: object) -> str:
 def suggest(name: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     """Return the candidates closest to name, comparing whole names and last segments."""
     pool = list(candidates)
-    found = difflib.get_close_matches(name, pool, n=limit, cutoff=0.6)
+    found = _closest(name, pool, limit, cutoff=0.6)
+    if found:
+        return found
+    # Nothing close as a whole: compare last segments ("QywxProxyTyp" → "auths.loginTypes.QywxProxyType").
     by_tail: dict[str, list[str]] = {}
     for candidate in pool:
         by_tail.setdefault(candidate.rsplit(".", 1)[-1].lower(), []).append(candidate)
     tail = name.rsplit(".", 1)[-1].lower()
-    for match in difflib.get_close_matches(tail, list(by_tail), n=limit, cutoff=0.7):
-        for candidate in by_tail[match]:
-            if candidate not in found:
-                found.append(candidate)
+    for match in _closest(tail, list(by_tail), limit, cutoff=0.7):
+        found.extend(by_tail[match])
     return found[:limit]
+
+
+def _closest(name: str, pool: list[str], limit: int, cutoff: float) -> list[str]:
+    """Return the best matches, dropping those clearly worse than the best one."""
+    matcher = difflib.SequenceMatcher(b=name)
+    scored = []
+    for candidate in pool:
+        matcher.set_seq1(candidate)
+        if matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff:
+            ratio = matcher.ratio()
+            if ratio >= cutoff:
+                scored.append((ratio, candidate))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    if not scored:
+        return []
+    best = scored[0][0]
+    return [candidate for ratio, candidate in scored[:limit] if ratio >= best - 0.1]

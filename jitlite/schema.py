@@ -200,9 +200,9 @@ class Declaration(BaseModel):
     isType: bool = False
 
 
-def masked_dump(model: BaseModel) -> dict[str, Any]:
+def masked_dump(model: BaseModel, *, exclude_unset: bool = False) -> dict[str, Any]:
     """Dump a model to plain values with every secret replaced by MASK."""
-    return _mask(model.model_dump())
+    return _mask(model.model_dump(exclude_unset=exclude_unset))  # type: ignore[no-any-return]
 
 
 def _mask(value: Any) -> Any:

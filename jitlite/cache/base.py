@@ -98,9 +98,7 @@ def decode_value(name: str, raw: str | bytes) -> Any:
 
 
 def add_int64(name: str, current: Any, amount: int) -> int:
-    """Return `current + amount` with Redis INCRBY rules: 64-bit integers only, missing counts as 0."""
-    if current is None:
-        current = 0
+    """Return `current + amount` with Redis INCRBY rules: 64-bit integers only (callers pass 0 if missing)."""
     if type(current) is not int or not INT64_MIN <= current <= INT64_MAX:
         raise TypeError(f"cannot incr cache key {name!r}: its value is not a 64-bit integer")
     result = current + amount

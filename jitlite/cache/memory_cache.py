@@ -142,7 +142,7 @@ class MemoryCache(Cache):
         with store.mutex:
             now = store.clock()
             entry = store.live(self.namespace, name, now)
-            current: Any = None if entry is None else decode_value(name, entry.raw)
+            current: Any = 0 if entry is None else decode_value(name, entry.raw)
             result = add_int64(name, current, amount)
             # Like Redis INCRBY, an existing key keeps its TTL.
             expires_at = None if entry is None else entry.expires_at

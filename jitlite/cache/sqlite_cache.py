@@ -168,7 +168,7 @@ class SqliteCache(Cache):
                 f"SELECT value, expires_at FROM jitlite_cache WHERE namespace = ? AND name = ? AND {_LIVE}",
                 (self.namespace, name, now),
             ).fetchone()
-            current: Any = None if row is None else decode_value(name, row[0])
+            current: Any = 0 if row is None else decode_value(name, row[0])
             result = add_int64(name, current, amount)
             # Like Redis INCRBY, an existing key keeps its TTL; a missing or expired one gets none.
             conn.execute(

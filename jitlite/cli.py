@@ -1,0 +1,137 @@
+"""The ``jitlite`` command: list, check, show and scaffold elements; run the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .app import App
+from .errors import ElementLoadError, ElementNotFound, InvalidElementName
+
+__all__ = ["main"]
+
+# Piped output gets a wide console so fullNames stay on one line.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+APP_ARG = click.argument("app_path", metavar="[APP]", default=".", type=click.Path(file_okay=False, path_type=Path))
+APP_OPT = click.option("--app", "app_path", default=".", show_default=True, metavar="APP",
+                       type=click.Path(file_okay=False, path_type=Path), help="The app folder.")
+
+
+def _open(app_path: Path) -> App:
+    """Open the app or exit 1 with every start-up problem."""
+    try:
+        return App(app_path)
+    except ElementLoadError as exc:
+        err_console.print(str(exc), markup=False)
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="jitlite")
+def main() -> None:
+    """jitlite: element apps with WeCom and WeChat login and organisation Types."""
+
+
+@main.command("list")
+@APP_ARG
+def list_elements(app_path: Path) -> None:
+    """List every element of APP: fullName, kind, type, layer and title."""
+    app = _open(app_path)
+    table = Table(title=f"{app.title} ({app.appId}) — layers: {' → '.join(app.layers)}")
+    for column in ("fullName", "kind", "type", "layer", "title"):
+        table.add_column(column, overflow="fold")
+    for spec in app.specs():
+        table.add_row(spec.full_name, spec.kind, spec.type_name or "—", spec.layer.name, spec.declaration.title)
+    console.print(table)
+
+
+@main.command()
+@APP_ARG
+def check(app_path: Path) -> None:
+    """Validate every element of APP and import every class; exit 1 listing each problem."""
+    app = _open(app_path)
+    failures = app.checkClasses()
+    if failures:
+        err_console.print(f"{len(failures)} element(s) cannot be built:", markup=False)
+        for failure in failures:
+            err_console.print(f"- {failure}", markup=False)
+        sys.exit(1)
+    specs = app.specs()
+    instances = sum(1 for s in specs if s.kind == "instance")
+    console.print(f"OK: app {app.appId!r} — {len(specs)} elements ({instances} instances) in layers "
+                  f"{' → '.join(app.layers)}", markup=False)
+
+
+@main.command()
+@click.argument("full_name", metavar="FULLNAME")
+@APP_OPT
+def show(full_name: str, app_path: Path) -> None:
+    """Show one element's declaration and business config, secrets masked."""
+    app = _open(app_path)
+    try:
+        console.print_json(json.dumps(app.describe(full_name), ensure_ascii=False, default=str))
+    except (ElementNotFound, InvalidElementName) as exc:
+        err_console.print(str(exc), markup=False)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("type_name", metavar="TYPE")
+@click.argument("full_name", metavar="NAME")
+@APP_OPT
+def new(type_name: str, full_name: str, app_path: Path) -> None:
+    """Create the folder of a new instance NAME (a fullName) of TYPE, from the Type's schema."""
+    from .names import check_full_name, suggest
+    from .skeleton import scaffold
+
+    app = _open(app_path)
+    try:
+        check_full_name(full_name)
+        spec = app.spec(type_name)
+        if spec.kind != "type":
+            raise ElementNotFound(type_name, suggest(type_name, [s.full_name for s in app.specs()
+                                                                 if s.kind == "type"]),
+                                  detail=f"it is a {spec.kind}, not a Type")
+        written = scaffold(app._index, type_name, full_name)
+    except (ElementNotFound, InvalidElementName, FileExistsError, ValueError) as exc:
+        err_console.print(str(exc), markup=False)
+        sys.exit(1)
+    for path in written:
+        console.print(f"wrote {path}", markup=False)
+    console.print("Fill in the empty values, then run `jitlite check`.", markup=False)
+
+
+@main.command()
+@click.argument("app_path", metavar="[APP]", default="elements",
+                type=click.Path(file_okay=False, path_type=Path))
+def demo(app_path: Path) -> None:
+    """Open the demo app, check it and show its seed elements (secrets masked)."""
+    app = _open(app_path)
+    failures = app.checkClasses()
+    if failures:
+        for failure in failures:
+            err_console.print(f"- {failure}", markup=False)
+        sys.exit(1)
+    console.rule(f"{app.title} — layers {' → '.join(app.layers)}")
+    for spec in app.specs():
+        if spec.kind != "instance" or spec.layer.is_official:
+            continue
+        element: Any = app.getElement(spec.full_name)
+        console.print(f"[bold]{spec.full_name}[/bold]  ({spec.type_name})")
+        details: dict[str, Any] = {"title": element.title}
+        for prop in ("authType", "authModelElemName", "isActive", "authConfig", "corpId", "authFullName",
+                     "corpFullName"):
+            if hasattr(type(element), prop):
+                details[prop] = getattr(element, prop)
+        if hasattr(element, "getLoginConfig"):
+            details["getLoginConfig()"] = element.getLoginConfig()
+        console.print_json(json.dumps(details, ensure_ascii=False))
+    console.print("Demo app checked: every element loads and validates.", markup=False)

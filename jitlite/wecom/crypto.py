@@ -1,0 +1,341 @@
+"""WeCom/WeChat callback crypto (WXBizMsgCrypt), byte-compatible with the official sample and wechatpy.
+
+signature = SHA1(sorted(token, timestamp, nonce, encrypt) joined); key = b64decode(EncodingAESKey + "=");
+AES-256-CBC with IV = key[:16]; PKCS#7 padding to 32-byte blocks;
+plaintext = 16 random bytes + 4-byte big-endian length + message + receive-id.
+
+Checks run cheapest-first and anything that depends on secrets only after the signature verifies:
+body size → envelope XML → signature → timestamp window → base64/block size → padding → length
+→ receive-id allow-list → message XML → nonce replay.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element, ParseError
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from defusedxml.ElementTree import fromstring as _defused_fromstring
+
+from .cache import TokenCache
+from .errors import (
+    BodyTooLarge,
+    MalformedCiphertext,
+    MalformedXML,
+    MissingEncrypt,
+    PaddingError,
+    ReceiveIdMismatch,
+    ReplayedNonce,
+    SignatureMismatch,
+    StaleTimestamp,
+)
+
+__all__ = ["DecryptedMessage", "WeComCrypto", "parse_flat_xml"]
+
+_BLOCK = 32
+_PADS = tuple(bytes([n]) * n for n in range(_BLOCK + 1))
+_KEY_RE = re.compile(r"[A-Za-z0-9+/]{43}")
+_NONCE_RE = re.compile(r"[A-Za-z0-9_.~-]{1,128}")
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
+
+# A strict subset of XML for flat documents (<xml><Tag>text or CDATA</Tag>…</xml>) that cannot hold a
+# DOCTYPE, entity, attribute, comment or line-ending normalisation; anything else goes through
+# defusedxml, so both paths give identical fields.
+_XML_WS = "[ \t\r\n]*"
+_NAME = "[A-Za-z_][A-Za-z0-9_.-]*"
+_BAD = "\\r\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ud800-\\udfff\\ufffe\\uffff"
+_CDATA_BODY = f"[^\\]{_BAD}]*(?:\\](?!\\]>)[^\\]{_BAD}]*)*"
+_OPEN_RE = re.compile(_XML_WS + "<xml>")
+_CHILD_RE = re.compile(
+    _XML_WS + f"<({_NAME})>(?:<!\\[CDATA\\[({_CDATA_BODY})\\]\\]>|([^<&\\]{_BAD}]*))</\\1>"
+)
+_CLOSE_RE = re.compile(_XML_WS + "</xml>" + _XML_WS + r"\Z")
+
+_ENVELOPE = (
+    "<xml>\n<Encrypt><![CDATA[{encrypt}]]></Encrypt>\n"
+    "<MsgSignature><![CDATA[{signature}]]></MsgSignature>\n"
+    "<TimeStamp>{timestamp}</TimeStamp>\n"
+    "<Nonce><![CDATA[{nonce}]]></Nonce>\n</xml>"
+)
+
+
+@dataclass(frozen=True)
+class DecryptedMessage:
+    """A verified, decrypted callback: the message XML, its receive-id and its flat child tags."""
+
+    xml: str
+    receive_id: str
+    fields: dict[str, str]
+
+
+def _fast_fields(text: str) -> dict[str, str] | None:
+    match = _OPEN_RE.match(text)
+    if match is None:
+        return None
+    pos = match.end()
+    fields: dict[str, str] = {}
+    child = _CHILD_RE.match(text, pos)
+    while child is not None:
+        tag, cdata, plain = child.group(1, 2, 3)
+        fields[tag] = cdata if cdata is not None else plain
+        pos = child.end()
+        child = _CHILD_RE.match(text, pos)
+    if _CLOSE_RE.match(text, pos) is None:
+        return None
+    return fields
+
+
+def _child_text(child: Element) -> str:
+    text = child.text or ""
+    # A child with children of its own is not flat: keep only its own non-blank text.
+    return text.strip() if len(child) else text
+
+
+def parse_flat_xml(text: str, what: str = "XML") -> dict[str, str]:
+    """Return {tag: text} of the root's children, rejecting DOCTYPEs, entities and malformed XML."""
+    fields = _fast_fields(text)
+    if fields is not None:
+        return fields
+    try:
+        root = _defused_fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DTDForbidden as exc:
+        raise MalformedXML(f"{what} contains a DOCTYPE, which is never accepted") from exc
+    except EntitiesForbidden as exc:
+        raise MalformedXML(f"{what} declares entities, which are never accepted") from exc
+    except ExternalReferenceForbidden as exc:
+        raise MalformedXML(f"{what} references an external resource") from exc
+    except (ParseError, DefusedXmlException, ValueError) as exc:
+        raise MalformedXML(f"{what} is not well-formed XML ({exc})") from exc
+    return {child.tag: _child_text(child) for child in root}
+
+
+class _NonceMemory:
+    """Bounded, thread-safe set of recently seen nonce keys with expiry."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def add(self, key: str, now: float, ttl: float) -> bool:
+        """Record key; return False when it was already recorded and has not expired."""
+        with self._lock:
+            seen = self._seen
+            while seen:
+                oldest, expires_at = next(iter(seen.items()))
+                if expires_at > now:
+                    break
+                del seen[oldest]
+            expires_at = seen.get(key)
+            if expires_at is not None and expires_at > now:
+                return False
+            seen[key] = now + ttl
+            seen.move_to_end(key)
+            if len(seen) > self._max:
+                seen.popitem(last=False)
+            return True
+
+
+class WeComCrypto:
+    """Verify, decrypt and encrypt WeCom/WeChat callbacks."""
+
+    def __init__(
+        self,
+        token: str,
+        encoding_aes_key: str,
+        receive_ids: str | Iterable[str] | None = None,
+        *,
+        timestamp_window: int = 300,
+        nonce_cache: TokenCache | None = None,
+        max_body_bytes: int = 64 * 1024,
+        clock: Callable[[], float] = time.time,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        if not isinstance(token, str) or not token:
+            raise ValueError("token must be a non-empty string (the callback Token from the console)")
+        if not isinstance(encoding_aes_key, str) or _KEY_RE.fullmatch(encoding_aes_key) is None:
+            length = len(encoding_aes_key) if isinstance(encoding_aes_key, str) else 0
+            raise ValueError(
+                "EncodingAESKey must be exactly 43 characters of A-Z, a-z, 0-9, '+' and '/' "
+                f"(got {length} characters); copy it again from the callback settings in the console"
+            )
+        if timestamp_window < 0:
+            raise ValueError("timestamp_window must be >= 0 (0 disables the check)")
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive")
+        key = base64.b64decode(encoding_aes_key + "=")
+        self._cipher = Cipher(algorithms.AES(key), modes.CBC(key[:16]))
+        self._token = token
+        if receive_ids is None:
+            self._receive_ids: frozenset[str] | None = None
+        elif isinstance(receive_ids, str):
+            self._receive_ids = frozenset((receive_ids,))
+        else:
+            self._receive_ids = frozenset(receive_ids)
+        self.timestamp_window = timestamp_window
+        self.max_body_bytes = max_body_bytes
+        self._nonce_cache = nonce_cache
+        self._nonce_memory = _NonceMemory()  # used only when no shared cache is given
+        # Covers any timestamp the window accepts; without a window, remember nonces an hour.
+        self._nonce_ttl = float(2 * timestamp_window) if timestamp_window else 3600.0
+        # Namespaced per token so apps sharing one cache never see each other's nonces.
+        self._nonce_prefix = "jitlite:wecom:nonce:" + hashlib.sha256(b"nonce:" + token.encode()).hexdigest()[:16]
+        self._clock = clock
+        self._random_bytes = random_bytes
+
+    def __repr__(self) -> str:
+        ids = None if self._receive_ids is None else sorted(self._receive_ids)
+        return f"WeComCrypto(receive_ids={ids!r}, timestamp_window={self.timestamp_window})"
+
+    @property
+    def receive_ids(self) -> frozenset[str] | None:
+        """Return the receive-id allow-list (None accepts any)."""
+        return self._receive_ids
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def signature(self, timestamp: str, nonce: str, encrypted: str) -> str:
+        """Return the msg_signature of an encrypted text."""
+        parts = [self._token, timestamp, nonce, encrypted]
+        parts.sort()
+        return hashlib.sha1("".join(parts).encode("utf-8")).hexdigest()
+
+    def verify_url(self, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
+        """Verify a URL-verification GET and return the decrypted echostr to answer with."""
+        message, _ = self._verify_and_decrypt(echostr, msg_signature, timestamp, nonce)
+        self._remember_nonce(timestamp, nonce)
+        return message
+
+    def decrypt_message(
+        self, body: bytes | str, msg_signature: str, timestamp: str, nonce: str
+    ) -> DecryptedMessage:
+        """Verify and decrypt a callback POST body."""
+        limit = self.max_body_bytes
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            size = len(body)
+            if size > limit:
+                raise BodyTooLarge(f"the body is {size} bytes, over the {limit}-byte limit")
+            try:
+                text = bytes(body).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise MalformedXML("the body is not UTF-8") from exc
+        else:
+            text = body
+            size = len(text) if text.isascii() else len(text.encode("utf-8"))
+            if size > limit:
+                raise BodyTooLarge(f"the body is {size} bytes, over the {limit}-byte limit")
+        encrypt = parse_flat_xml(text, "the callback body").get("Encrypt")
+        if not encrypt:
+            raise MissingEncrypt("the callback body has no Encrypt element (or it is empty)")
+        message, receive_id = self._verify_and_decrypt(encrypt, msg_signature, timestamp, nonce)
+        fields = parse_flat_xml(message, "the decrypted message")
+        self._remember_nonce(timestamp, nonce)
+        return DecryptedMessage(message, receive_id, fields)
+
+    def encrypt(self, plaintext: str, receive_id: str) -> str:
+        """Return the base64 ciphertext of plaintext addressed to receive_id."""
+        message = plaintext.encode("utf-8")
+        prefix = self._random_bytes(16)
+        if len(prefix) != 16:
+            raise ValueError("random_bytes(16) must return 16 bytes")
+        body = b"".join((prefix, len(message).to_bytes(4, "big"), message, receive_id.encode("utf-8")))
+        encryptor = self._cipher.encryptor()
+        ciphertext = encryptor.update(body + _PADS[_BLOCK - len(body) % _BLOCK]) + encryptor.finalize()
+        return base64.b64encode(ciphertext).decode("ascii")
+
+    def encrypt_message(self, plaintext_xml: str, nonce: str, timestamp: str | int, receive_id: str) -> str:
+        """Return the encrypted envelope XML (Encrypt, MsgSignature, TimeStamp, Nonce) for a message."""
+        stamp = str(timestamp)
+        if _TIMESTAMP_RE.fullmatch(stamp) is None:
+            raise ValueError(f"timestamp must be Unix seconds, got {stamp!r}")
+        if _NONCE_RE.fullmatch(nonce) is None:
+            raise ValueError("nonce must be 1-128 characters of A-Z, a-z, 0-9, '_', '.', '~' or '-'")
+        encrypted = self.encrypt(plaintext_xml, receive_id)
+        return _ENVELOPE.format(
+            encrypt=encrypted, signature=self.signature(stamp, nonce, encrypted), timestamp=stamp, nonce=nonce
+        )
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    def _verify_and_decrypt(
+        self, encrypted: str, msg_signature: str, timestamp: str, nonce: str
+    ) -> tuple[str, str]:
+        expected = self.signature(timestamp, nonce, encrypted)
+        if not (
+            isinstance(msg_signature, str)
+            and msg_signature.isascii()
+            and hmac.compare_digest(expected, msg_signature)
+        ):
+            raise SignatureMismatch("msg_signature does not match the token, timestamp, nonce and Encrypt")
+        if self.timestamp_window:
+            self._check_timestamp(timestamp)
+        try:
+            raw = base64.b64decode(encrypted, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise MalformedCiphertext("the encrypted text is not valid base64") from exc
+        size = len(raw)
+        if size == 0 or size % _BLOCK:
+            raise MalformedCiphertext(f"the ciphertext is {size} bytes, not a positive multiple of {_BLOCK}")
+        decryptor = self._cipher.decryptor()
+        plain = decryptor.update(raw) + decryptor.finalize()
+        pad = plain[-1]
+        if not 1 <= pad <= _BLOCK or not plain.endswith(_PADS[pad]):
+            raise PaddingError(f"the PKCS#7 padding is invalid (last byte {pad}, expected 1-{_BLOCK})")
+        end = size - pad
+        if end < 20:
+            raise MalformedCiphertext("the decrypted text is shorter than its 20-byte header")
+        length = int.from_bytes(plain[16:20], "big")
+        message_end = 20 + length
+        if message_end > end:
+            raise MalformedCiphertext(
+                f"the length field ({length}) exceeds the {end - 20} bytes that were decrypted"
+            )
+        try:
+            message = plain[20:message_end].decode("utf-8")
+            receive_id = plain[message_end:end].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedCiphertext("the decrypted text is not UTF-8") from exc
+        allowed = self._receive_ids
+        if allowed is not None and receive_id not in allowed:
+            raise ReceiveIdMismatch(
+                f"the message is addressed to {receive_id!r}, which is not an allowed receive-id "
+                f"({', '.join(sorted(allowed))})"
+            )
+        return message, receive_id
+
+    def _check_timestamp(self, timestamp: str) -> None:
+        if not isinstance(timestamp, str) or _TIMESTAMP_RE.fullmatch(timestamp) is None:
+            raise StaleTimestamp(f"timestamp {timestamp!r} is not Unix seconds")
+        skew = abs(self._clock() - int(timestamp))
+        if skew > self.timestamp_window:
+            raise StaleTimestamp(
+                f"timestamp {timestamp} is {skew:.0f} s from now, outside the {self.timestamp_window} s window"
+            )
+
+    def _remember_nonce(self, timestamp: str, nonce: str) -> None:
+        key = f"{self._nonce_prefix}:{timestamp}:{nonce}"
+        if self._nonce_cache is not None:
+            fresh = self._remember_in_cache(self._nonce_cache, key)
+        else:
+            fresh = self._nonce_memory.add(key, self._clock(), self._nonce_ttl)
+        if not fresh:
+            raise ReplayedNonce(f"nonce {nonce!r} with timestamp {timestamp} was already accepted")
+
+    def _remember_in_cache(self, cache: TokenCache, key: str) -> bool:
+        # get-then-set under the cache lock, so two workers cannot both accept one replay.
+        with cache.lock(key + ":lock", 5.0):
+            if cache.get(key) is not None:
+                return False
+            cache.set(key, 1, self._nonce_ttl)
+            return True

@@ -178,8 +178,8 @@ class App:
         if own is None:
             if spec.type_spec is None:
                 raise ElementBuildError(f"Meta {spec.full_name} declares no className in {spec.declaration_path}")
-            parent = self.getElement(spec.type_spec.full_name)
-            return parent  # type: ignore[no-any-return]
+            inherited: type = self.getElement(spec.type_spec.full_name)
+            return inherited
         cls = _import_class(own)
         if spec.type_spec is not None:
             parent = self.getElement(spec.type_spec.full_name)

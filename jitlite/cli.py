@@ -89,18 +89,26 @@ def show(full_name: str, app_path: Path) -> None:
 @APP_OPT
 def new(type_name: str, full_name: str, app_path: Path) -> None:
     """Create the folder of a new instance NAME (a fullName) of TYPE, from the Type's schema."""
+    from .index import build_index
     from .names import check_full_name, suggest
     from .skeleton import scaffold
 
-    app = _open(app_path)
+    try:
+        # Tolerant: the app may hold other skeletons that are not filled in yet.
+        index = build_index(app_path.resolve(), strict=False)
+    except ElementLoadError as exc:
+        err_console.print(str(exc), markup=False)
+        sys.exit(1)
     try:
         check_full_name(full_name)
-        spec = app.spec(type_name)
+        check_full_name(type_name)
+        spec = index.spec(type_name)
+        types = index.type_names()
+        if spec is None:
+            raise ElementNotFound(type_name, suggest(type_name, types))
         if spec.kind != "type":
-            raise ElementNotFound(type_name, suggest(type_name, [s.full_name for s in app.specs()
-                                                                 if s.kind == "type"]),
-                                  detail=f"it is a {spec.kind}, not a Type")
-        written = scaffold(app._index, type_name, full_name)
+            raise ElementNotFound(type_name, suggest(type_name, types), detail=f"it is a {spec.kind}, not a Type")
+        written = scaffold(index, type_name, full_name)
     except (ElementNotFound, InvalidElementName, FileExistsError, ValueError) as exc:
         err_console.print(str(exc), markup=False)
         sys.exit(1)

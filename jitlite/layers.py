@@ -81,6 +81,7 @@ class ElementSpec:
     config_path: str | None = None
     raw_config: Any = None
     overrides: ElementSpec | None = None
+    placeholders: bool = False  # whether e.json or the business config holds "{{…}}"
     kind: str = ""  # "meta", "type" or "instance", set when the index resolves types
     type_spec: ElementSpec | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -108,8 +109,10 @@ class ElementSpec:
     def override_chain(self) -> list[ElementSpec]:
         """Return this spec and the lower-layer definitions it overrides, highest first."""
         chain = [self]
-        while chain[-1].overrides is not None:
-            chain.append(chain[-1].overrides)  # type: ignore[arg-type]
+        current = self.overrides
+        while current is not None:
+            chain.append(current)
+            current = current.overrides
         return chain
 
     def __repr__(self) -> str:
@@ -200,14 +203,20 @@ def discover(layer: Layer) -> tuple[list[ElementSpec], list[Problem]]:
             problems.append(Problem(full_name or layer.name, folder, f"cannot read this folder: {exc.strerror}",
                                     "check its permissions"))
             continue
-        files = frozenset(e.name for e in entries if not e.is_dir())
+        files = []
+        subfolders = []
+        for entry in entries:
+            if entry.is_dir():
+                subfolders.append(entry)
+            else:
+                files.append(entry.name)
         if full_name and DECLARATION in files:
-            spec = _read_element(layer, full_name, folder, files, problems)
+            spec = _read_element(layer, full_name, folder, frozenset(files), problems)
             if spec is not None:
                 specs.append(spec)
-        for entry in entries:
+        for entry in subfolders:
             name = entry.name
-            if name[0] in "._" or name in _SKIPPED_DIRS or not entry.is_dir():
+            if name[0] in "._" or name in _SKIPPED_DIRS:
                 continue
             if not is_identifier(name):
                 if os.path.exists(os.path.join(entry.path, DECLARATION)):
@@ -227,7 +236,8 @@ def _read_element(
     decl_path = os.path.join(folder, DECLARATION)
     try:
         with open(decl_path, "rb") as handle:
-            raw_decl = json.loads(handle.read())
+            text = handle.read()
+        raw_decl = json.loads(text)
     except json.JSONDecodeError as exc:
         problems.append(json_problem(full_name, decl_path, exc))
         return None
@@ -240,14 +250,16 @@ def _read_element(
     except ValidationError as exc:
         problems.extend(validation_problems(full_name, decl_path, exc, Declaration))
         return None
-    spec = ElementSpec(full_name, folder, layer, raw_decl, declaration, files)
+    spec = ElementSpec(full_name, folder, layer, raw_decl, declaration, files, placeholders=b"{{" in text)
     name = spec.name
     config_name = f"{name}.json" if f"{name}.json" in files else CONFIG_FALLBACK if CONFIG_FALLBACK in files else None
     if config_name is not None:
         spec.config_path = os.path.join(folder, config_name)
         try:
             with open(spec.config_path, "rb") as handle:
-                spec.raw_config = json.loads(handle.read())
+                text = handle.read()
+            spec.raw_config = json.loads(text)
+            spec.placeholders = spec.placeholders or b"{{" in text
         except json.JSONDecodeError as exc:
             problems.append(json_problem(full_name, spec.config_path, exc))
             return None

@@ -12,13 +12,12 @@ __all__ = ["FULL_NAME_PATTERN", "check_full_name", "is_identifier", "suggest"]
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 FULL_NAME_PATTERN = re.compile(rf"{_IDENT}(?:\.{_IDENT})*")
-_IDENT_RE = re.compile(_IDENT)
 _MAX_LENGTH = 512
 
 
 def is_identifier(name: str) -> bool:
-    """Tell whether a folder name can be one segment of a fullName."""
-    return _IDENT_RE.fullmatch(name) is not None
+    """Tell whether a folder name can be one segment of a fullName (an ASCII identifier)."""
+    return name.isidentifier() and name.isascii()
 
 
 def check_full_name(full_name: object) -> str:

@@ -9,8 +9,16 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import Problem
 from .names import suggest
+from .schema import NON_EMPTY_PATTERN, WECOM_ID_PATTERN
 
-__all__ = ["format_loc", "json_problem", "validation_problems"]
+__all__ = ["PATTERN_HINTS", "format_loc", "json_problem", "validation_problems"]
+
+#: What a failed pattern means, and its fix, for the patterns jitlite.schema uses.
+PATTERN_HINTS = {
+    NON_EMPTY_PATTERN: ("must not be empty", "fill in the value"),
+    WECOM_ID_PATTERN: ("must be 1 to 64 letters, digits, '_' or '-'",
+                       "copy the id exactly from the WeCom admin console, without spaces"),
+}
 
 _TYPE_WORDS = {
     "string_type": "a string",
@@ -97,8 +105,8 @@ def validation_problems(
         elif kind == "literal_error":
             fix = f"use one of {ctx.get('expected', 'the allowed values')}"
         elif kind == "string_pattern_mismatch":
-            message = "does not have the expected form"
-            fix = f"use letters, digits and '_' matching {ctx.get('pattern')}"
+            message, fix = PATTERN_HINTS.get(str(ctx.get("pattern")), (
+                "does not have the expected form", f"write a value matching {ctx.get('pattern')}"))
         else:
             fix = "correct the value"
         problems.append(Problem(full_name, path, message, fix, where=where))

@@ -171,7 +171,7 @@ def test_failed_build_is_not_cached(make_app: Callable[..., Path]) -> None:
         "auths/F/F.json": PROXY_CONFIG,
     }, app_id="flaky")
     app = jitlite.App(root, environ={})
-    with pytest.raises(jitlite.ElementBuildError, match="building auths.F .*RuntimeError: database not ready"):
+    with pytest.raises(jitlite.ElementBuildError, match=r"building auths\.F .*RuntimeError: database not ready"):
         app.getElement("auths.F")
     assert app.getElement("auths.F").fullName == "auths.F"
 
@@ -199,5 +199,5 @@ def test_inactive_login_refuses(make_app: Callable[..., Path]) -> None:
                      "auths/Off/Off.json": {**PROXY_CONFIG, "isActive": False}}, app_id="inactive")
     login = jitlite.App(root, environ={}).getElement("auths.Off")
     assert login.isActive is False
-    with pytest.raises(jitlite.JitliteError, match="login through auths.Off is disabled"):
+    with pytest.raises(jitlite.JitliteError, match=r"login through auths\.Off is disabled"):
         login.requireActive()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -151,7 +152,8 @@ def test_extends_a_missing_app(make_app: Callable[..., Path]) -> None:
 def test_extends_cycle(tmp_path: Path) -> None:
     for name, other in (("a", "b"), ("b", "a")):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "app.json").write_text(f'{{"appId": "{name}", "title": "{name}", "extends": ["../{other}"]}}')
+        manifest = {"appId": name, "title": name, "extends": [f"../{other}"]}
+        (tmp_path / name / "app.json").write_text(json.dumps(manifest))
     error = load_error(tmp_path / "a")
     assert any("'extends' forms a cycle" in p.message for p in error.problems)
 

@@ -1,0 +1,31 @@
+"""Every module's __all__ names things that exist, and the package exports its public names."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import jitlite
+
+MODULES = [
+    "jitlite", "jitlite.app", "jitlite.element", "jitlite.errors", "jitlite.index", "jitlite.importer",
+    "jitlite.layers", "jitlite.names", "jitlite.reporting", "jitlite.schema", "jitlite.skeleton",
+    "jitlite.variables", "jitlite.meta", "jitlite.cli",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_names_exist(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = getattr(module, "__all__", None)
+    assert exported, f"{name} has no __all__"
+    missing = [n for n in exported if not hasattr(module, n)]
+    assert not missing, f"{name}.__all__ names missing attributes: {missing}"
+
+
+def test_package_exports_every_public_error_and_class() -> None:
+    public = {n for n in dir(jitlite.errors) if not n.startswith("_") and n[0].isupper()} - {"Sequence"}
+    public.discard("dataclass")
+    assert public <= set(jitlite.__all__)
+    assert {"App", "Element"} <= set(jitlite.__all__)

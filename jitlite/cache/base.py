@@ -153,8 +153,8 @@ class CacheLock:
         if self.cache._unlock(self.name, token):
             return True
         logger.warning(
-            "cache lock %r in namespace %r expired (ttl %gs) before it was released; "
-            "another holder may have run concurrently, and its lock was left in place",
+            "cache lock %r in namespace %r expired (ttl %gs) before it was released, so the block "
+            "it guarded may not have run exclusively; a lock taken since by another holder was kept",
             self.name,
             self.cache.namespace,
             self.ttl,

@@ -40,7 +40,9 @@ _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 
 
 class _Connection(sqlite3.Connection):
-    """A connection that can be weakly referenced (the base class cannot)."""
+    """A connection that can be weakly referenced (the base class cannot) and knows its process."""
+
+    pid: int
 
 
 class SqliteCache(Cache):
@@ -72,6 +74,9 @@ class SqliteCache(Cache):
         self._local = threading.local()
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
+        # Connections inherited through fork(): SQLite forbids using them in the child, and closing
+        # them there can drop POSIX locks the child's own connections hold, so they are kept unused.
+        self._inherited: list[_Connection] = []
         self._next_purge = clock() + self.purge_interval
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._conn()
@@ -87,8 +92,10 @@ class SqliteCache(Cache):
         """Return this thread's connection, opening one if needed (also after a fork)."""
         pid = os.getpid()
         conn: _Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == pid:
-            return conn
+        if conn is not None:
+            if conn.pid == pid:
+                return conn
+            self._inherited.append(conn)
         # isolation_level=None: no implicit transactions; writes that need one say BEGIN IMMEDIATE.
         conn = sqlite3.connect(
             self.path,
@@ -100,8 +107,8 @@ class SqliteCache(Cache):
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         # NORMAL is durable against process crashes in WAL mode, which is all a cache needs.
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.pid = pid
         self._local.conn = conn
-        self._local.pid = pid
         with self._connections_lock:
             self._connections.add(conn)
         return conn
@@ -130,8 +137,9 @@ class SqliteCache(Cache):
 
     def close(self) -> None:
         """Close the connections of all threads; the cache reopens them on next use."""
+        pid = os.getpid()
         with self._connections_lock:
-            connections = list(self._connections)
+            connections = [conn for conn in self._connections if conn.pid == pid]
             self._connections.clear()
         for conn in connections:
             conn.close()

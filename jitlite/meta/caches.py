@@ -1,11 +1,67 @@
-"""``caches.Meta``: the base of cache elements."""
+"""``caches.Meta``: the base of cache elements (JitAi's cache API over a backend)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..cache import Cache, CacheLock
 from ..element import Element
 
 __all__ = ["CacheElement"]
 
 
 class CacheElement(Element):
-    """A cache element: a key-value store with TTLs and locks."""
+    """A cache element: JSON values with TTLs, counters and locks, keys prefixed with the appId.
+
+    Each cache Type opens its backend in ``openBackend``; the methods below are the public API.
+    """
+
+    backend: Cache
+
+    def onLoad(self) -> None:
+        """Open the backend once the element is built."""
+        self.backend = self.openBackend()
+
+    def openBackend(self) -> Cache:
+        """Return the backend this cache Type stores into."""
+        raise NotImplementedError(f"{type(self).__qualname__} must implement openBackend()")
+
+    def get(self, name: str) -> Any | None:
+        """Return the value stored under name, or None if it is missing or expired."""
+        return self.backend.get(name)
+
+    def set(self, name: str, value: Any, ttl: float | None = None) -> bool:
+        """Store a JSON value under name, expiring after ttl seconds if given."""
+        return self.backend.set(name, value, ttl)
+
+    def getNumeric(self, name: str) -> int | float | None:
+        """Return the number stored under name, or None."""
+        return self.backend.getNumeric(name)
+
+    def incr(self, name: str, amount: int = 1) -> int:
+        """Add amount to the integer under name atomically and return the new value."""
+        return self.backend.incr(name, amount)
+
+    def expire(self, name: str, ttl: float) -> bool:
+        """Make name expire ttl seconds from now; False if it does not exist."""
+        return self.backend.expire(name, ttl)
+
+    def exists(self, name: str) -> bool:
+        """Tell whether name holds a value."""
+        return self.backend.exists(name)
+
+    def delete(self, name: str) -> bool:
+        """Delete name; False if it did not exist."""
+        return self.backend.delete(name)
+
+    def keys(self, pattern: str = "*") -> list[str]:
+        """Return the names matching a glob pattern."""
+        return self.backend.keys(pattern)
+
+    def ttl(self, name: str) -> float | None:
+        """Return the seconds name has left, or None if it never expires or is missing."""
+        return self.backend.ttl(name)
+
+    def lock(self, name: str, ttl: float, *, timeout: float | None = 10.0, poll: float = 0.05) -> CacheLock:
+        """Return a lock (a context manager) that excludes other holders, across processes where the backend can."""
+        return self.backend.lock(name, ttl, timeout=timeout, poll=poll)

@@ -1,0 +1,16 @@
+"""``caches.MemoryType``: an in-process cache (thread-safe, TTLs, process-wide locks)."""
+
+from __future__ import annotations
+
+from jitlite.cache import Cache, MemoryCache, MemoryStore
+from jitlite.meta.caches import CacheElement
+
+__all__ = ["MemoryCacheType"]
+
+
+class MemoryCacheType(CacheElement):
+    """A cache held in this process's memory; each element has its own store."""
+
+    def openBackend(self) -> Cache:
+        """Open a memory store of this element's own."""
+        return MemoryCache(self.app.appId, store=MemoryStore())

@@ -53,12 +53,7 @@ class App:
     @property
     def settings(self) -> dict[str, Any]:
         """Return settings: app.json ``settings`` of each layer, then jitlite.toml ``[settings]``."""
-        merged: dict[str, Any] = {}
-        for layer in self._index.layers:
-            if layer.manifest is not None:
-                merged.update(layer.manifest.settings)
-        merged.update(self._index.local.settings)
-        return merged
+        return self._index.settings
 
     @property
     def appDataDir(self) -> Path:

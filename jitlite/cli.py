@@ -118,6 +118,14 @@ def new(type_name: str, full_name: str, app_path: Path) -> None:
 
 
 @main.command()
+def keygen() -> None:
+    """Print a new key for JITLITE_SECRET_KEY (Fernet), which encrypts secrets at rest."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode("ascii"))
+
+
+@main.command()
 @click.argument("app_path", metavar="[APP]", default="elements",
                 type=click.Path(file_okay=False, path_type=Path))
 def demo(app_path: Path) -> None:

@@ -25,7 +25,15 @@ from .layers import ElementSpec, Layer, discover, resolve_layers
 from .names import suggest
 from .reporting import validation_problems
 from .schema import Declaration, VariableDecl
-from .variables import LocalSettings, MissingVariable, VariableSet, fill_placeholders, read_toml
+from .variables import (
+    SECRET_KEY_VARIABLE,
+    LocalSettings,
+    MissingVariable,
+    VariableSet,
+    fill_placeholders,
+    key_from_file,
+    read_toml,
+)
 
 __all__ = ["AppIndex", "ElementSchema", "build_index", "schema_of"]
 
@@ -82,6 +90,16 @@ class AppIndex:
     def app_layer(self) -> Layer:
         """Return the app's own layer (the highest)."""
         return self.layers[-1]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Return settings: app.json ``settings`` of each layer, then jitlite.toml ``[settings]``."""
+        merged: dict[str, Any] = {}
+        for layer in self.layers:
+            if layer.manifest is not None:
+                merged.update(layer.manifest.settings)
+        merged.update(self.local.settings)
+        return merged
 
     def spec(self, full_name: str) -> ElementSpec | None:
         """Return the visible element spec with this fullName, or None."""
@@ -148,8 +166,8 @@ def _build_index(root: Path, environ: Mapping[str, str] | None, strict: bool) ->
         per_layer.append((layer, specs))
         problems.extend(found)
     _merge(index, per_layer, problems)
-    _collect_variables(index, environ, problems)
     _resolve_types(index, problems)
+    _collect_variables(index, environ, problems)
     _load_schemas(index, problems)
     _validate_instances(index, problems)
     if problems and strict:
@@ -189,20 +207,46 @@ def _merge(index: AppIndex, per_layer: list[tuple[Layer, list[ElementSpec]]], pr
             index.visible[name] = spec
 
 
+def _types_in_use(index: AppIndex) -> set[str]:
+    """Return the fullNames of every Type and Meta that some instance is built from."""
+    used: set[str] = set()
+    for spec in index.visible.values():
+        if spec.kind == "instance":
+            used.update(index.type_chain(spec.full_name) or ())
+    return used
+
+
 def _collect_variables(index: AppIndex, environ: Mapping[str, str] | None, problems: list[Problem]) -> None:
+    """Merge the app's variables; a Type's required variables count only where the Type is used."""
+    environ = os.environ if environ is None else environ
     declarations: list[VariableDecl] = []
+    origins: dict[str, tuple[str, str]] = {}
     for layer in index.layers:
         if layer.manifest is not None:
-            declarations.extend(layer.manifest.variables)
+            for decl in layer.manifest.variables:
+                declarations.append(decl)
+                origins.setdefault(decl.name, (f"app {layer.name}", str(layer.root / "app.json")))
+    in_use = _types_in_use(index)
     for spec in index.visible.values():
-        declarations.extend(spec.declaration.variables)
-    index.variables = VariableSet(declarations, index.local.variables, environ)
+        for decl in spec.declaration.variables:
+            if decl.required and spec.kind in ("type", "meta") and spec.full_name not in in_use:
+                decl = decl.model_copy(update={"required": False})
+            declarations.append(decl)
+            if decl.required:
+                origins[decl.name] = (spec.full_name, spec.declaration_path)
+    local = dict(index.local.variables)
+    key_file = index.settings.get("secretKeyFile")
+    if key_file and not environ.get(SECRET_KEY_VARIABLE) and not local.get(SECRET_KEY_VARIABLE):
+        # The app opted in (settings.secretKeyFile): keep a generated key beside its data.
+        local[SECRET_KEY_VARIABLE] = key_from_file(index.root / str(key_file))
+    index.variables = VariableSet(declarations, local, environ)
     for name in index.variables.missing_required():
-        problems.append(Problem(
-            f"app {index.app_layer.name}", str(index.root / "app.json"),
-            f"required variable {name!r} has no value",
-            f"set {name} in the environment, or under [variables] in {index.root / 'jitlite.toml'}",
-            where=f"variables.{name}"))
+        label, path = origins.get(name, (f"app {index.app_layer.name}", str(index.root / "app.json")))
+        fix = f"set {name} in the environment, or under [variables] in {index.root / 'jitlite.toml'}"
+        if name == SECRET_KEY_VARIABLE:
+            fix += " (make a key with `jitlite keygen`)"
+        problems.append(Problem(label, path, f"required variable {name!r} has no value", fix,
+                                where=f"variables.{name}"))
 
 
 def _resolve_types(index: AppIndex, problems: list[Problem]) -> None:

@@ -21,10 +21,20 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 from .schema import VariableDecl
 
-__all__ = ["PLACEHOLDER", "LocalSettings", "MissingVariable", "VariableSet", "fill_placeholders", "read_toml"]
+__all__ = [
+    "PLACEHOLDER",
+    "SECRET_KEY_VARIABLE",
+    "LocalSettings",
+    "MissingVariable",
+    "VariableSet",
+    "fill_placeholders",
+    "key_from_file",
+    "read_toml",
+]
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 TOML_NAME = "jitlite.toml"
+SECRET_KEY_VARIABLE = "JITLITE_SECRET_KEY"
 
 
 @dataclass
@@ -113,3 +123,23 @@ def fill_placeholders(data: Any, variables: VariableSet) -> Any:
     if isinstance(data, list):
         return [fill_placeholders(v, variables) for v in data]
     return data
+
+
+def key_from_file(path: Path) -> str:
+    """Return the Fernet key kept in path, creating the file (readable by its owner only) if missing."""
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode("ascii")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: if another process created it meanwhile, use theirs rather than overwrite it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key

@@ -43,6 +43,8 @@ def make_app(tmp_path: Path) -> Callable[..., Path]:
     def make(files: dict[str, Any], app_id: str = "testApp", **manifest: Any) -> Path:
         root = tmp_path / app_id
         root.mkdir(parents=True, exist_ok=True)
+        # Apps keep a generated secrets key unless a test gives settings of its own.
+        manifest.setdefault("settings", {"secretKeyFile": "appData/secret.key"})
         (root / "app.json").write_text(json.dumps({"appId": app_id, "title": "test app", **manifest}))
         for relative, content in files.items():
             path = root / relative

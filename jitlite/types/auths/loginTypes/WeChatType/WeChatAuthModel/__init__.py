@@ -1,0 +1,36 @@
+"""``WeChatAuthModel``: WeChat identities bound to system users."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from jitlite.meta.models import ModelElement
+from jitlite.storage import Datetime, Model, Secret, Stext
+
+__all__ = ["WeChatAuthModel", "WeChatAuthTable"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class WeChatAuthTable(Model):
+    """One WeChat user of one Open Platform app (openId), bound to a system user."""
+
+    __tablename__ = "jit_wechat_auth"
+    __unique__ = (("appId", "openId"),)
+    __indexes__ = ("userId", "unionId")
+
+    appId = Stext(max_length=64, title="WeChat app id")
+    userId = Stext(max_length=64, nullable=True, title="System user id")
+    openId = Stext(max_length=128, title="openId (per app)")
+    unionId = Stext(max_length=128, nullable=True, title="unionId (per Open Platform account)")
+    refreshToken = Secret(nullable=True, title="OAuth refresh token")
+    createdAt = Datetime(default=_now, title="Created")
+    updatedAt = Datetime(default=_now, title="Updated")
+
+
+class WeChatAuthModel(ModelElement):
+    """WeChat identities of the app's users."""
+
+    table = WeChatAuthTable

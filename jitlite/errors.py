@@ -6,7 +6,11 @@ Exception tree::
     ├── ElementLoadError        start-up found problems; lists every one of them
     ├── ElementNotFound         (also LookupError) no element has that fullName
     ├── InvalidElementName      (also ValueError) a fullName that is not dotted identifiers
-    └── ElementBuildError       building an element's object failed (cause chained)
+    ├── ElementBuildError       building an element's object failed (cause chained)
+    └── AuthError               a login or session request was refused
+        ├── LoginInactive       the login element is disabled (isActive false)
+        ├── LoginCodeInvalid    a login code is unknown, used, expired or for another corp
+        └── SessionInvalid      a session token is unknown, expired or revoked
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AuthError",
     "ElementBuildError",
     "ElementLoadError",
     "ElementNotFound",
     "InvalidElementName",
     "JitliteError",
+    "LoginCodeInvalid",
+    "LoginInactive",
     "Problem",
+    "SessionInvalid",
 ]
 
 
@@ -81,3 +89,19 @@ class InvalidElementName(JitliteError, ValueError):
 
 class ElementBuildError(JitliteError):
     """Building an element's object (importing its code, constructing, onLoad) failed."""
+
+
+class AuthError(JitliteError):
+    """A login or session request was refused; the message is safe to show to the user."""
+
+
+class LoginInactive(AuthError):
+    """A login was attempted through a login element whose ``isActive`` is false."""
+
+
+class LoginCodeInvalid(AuthError):
+    """A login code is unknown, already used, expired, or not valid for the chosen corp."""
+
+
+class SessionInvalid(AuthError):
+    """A session token is unknown, expired or revoked."""

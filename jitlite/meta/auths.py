@@ -7,14 +7,10 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, SecretStr
 
 from ..element import Element
-from ..errors import JitliteError
+from ..errors import LoginInactive
 from ..schema import masked_dump
 
 __all__ = ["LoginInactive", "LoginType"]
-
-
-class LoginInactive(JitliteError):
-    """A login was attempted through a login element whose ``isActive`` is false."""
 
 
 class LoginType(Element):

@@ -1,0 +1,1 @@
+"""The identity models shared by every login Type."""

@@ -1,0 +1,76 @@
+"""The tables of the identity models (one module, so the service can use them without the app)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from jitlite.storage import Datetime, JitList, Model, Stext
+
+__all__ = ["LoginCodeTable", "SessionTable", "UserTable", "WeComIdentityTable", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UserTable(Model):
+    """A system user."""
+
+    __tablename__ = "jit_user"
+    __indexes__ = ("mobile", "email")
+
+    userId = Stext(max_length=64, unique=True, title="System user id")
+    name = Stext(max_length=255, nullable=True, title="Name")
+    mobile = Stext(max_length=32, nullable=True, title="Mobile")
+    email = Stext(max_length=255, nullable=True, title="Email")
+    avatar = Stext(max_length=1024, nullable=True, title="Avatar URL")
+    status = Stext(max_length=16, default="active", title="active or disabled")
+    createdAt = Datetime(default=utc_now, title="Created")
+    updatedAt = Datetime(default=utc_now, title="Updated")
+
+
+class WeComIdentityTable(Model):
+    """A WeCom member (corp + user id) bound to a system user."""
+
+    __tablename__ = "jit_wecom_identity"
+    __unique__ = (("corpId", "wecomUserId"),)
+    __indexes__ = ("userId",)
+
+    corpId = Stext(max_length=64, title="Corp id")
+    wecomUserId = Stext(max_length=64, title="WeCom user id")
+    openUserId = Stext(max_length=128, nullable=True, title="open_userid (third-party apps)")
+    userId = Stext(max_length=64, title="System user id")
+    name = Stext(max_length=255, nullable=True, title="Name in WeCom")
+    createdAt = Datetime(default=utc_now, title="Created")
+    updatedAt = Datetime(default=utc_now, title="Updated")
+
+
+class LoginCodeTable(Model):
+    """A one-time login code, stored as its SHA-256 only."""
+
+    __tablename__ = "jit_login_code"
+    __indexes__ = ("expiresAt",)
+
+    codeHash = Stext(max_length=64, unique=True, title="SHA-256 of the code")
+    userId = Stext(max_length=64, title="System user id")
+    authType = Stext(max_length=255, nullable=True, title="The login Type that issued it")
+    corpList = JitList(nullable=True, title="Corps the user may enter: [{corpId, corpName}]")
+    expiresAt = Datetime(title="Expires")
+    usedAt = Datetime(nullable=True, title="Consumed")
+    createdAt = Datetime(default=utc_now, title="Created")
+
+
+class SessionTable(Model):
+    """A session token, stored as its SHA-256 only."""
+
+    __tablename__ = "jit_session"
+    __indexes__ = ("userId", "expiresAt")
+
+    tokenHash = Stext(max_length=64, unique=True, title="SHA-256 of the token")
+    userId = Stext(max_length=64, title="System user id")
+    corpId = Stext(max_length=64, nullable=True, title="The corp the session is in")
+    platform = Stext(max_length=16, title="app, web or mobile")
+    expiresAt = Datetime(title="Expires")
+    revokedAt = Datetime(nullable=True, title="Logged out")
+    createdAt = Datetime(default=utc_now, title="Created")

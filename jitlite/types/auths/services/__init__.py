@@ -1,0 +1,1 @@
+"""Official auth services."""

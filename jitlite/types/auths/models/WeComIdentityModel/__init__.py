@@ -1,4 +1,4 @@
-"""``auths.models.WeComIdentityModel``: WeCom members (corp id + user id) bound to system users, shared by every WeCom login Type."""
+"""``auths.models.WeComIdentityModel``: WeCom members bound to system users, for every WeCom login Type."""
 
 from __future__ import annotations
 

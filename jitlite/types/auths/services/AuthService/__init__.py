@@ -109,16 +109,17 @@ class AuthService(Service):
         if row is None or row.usedAt is not None or row.expiresAt <= now:
             raise LoginCodeInvalid("the login code is invalid, expired or already used; start the login again")
         corp_ids = [c.get("corpId") for c in (row.corpList or [])]
-        if corpId is None:
-            corpId = corp_ids[0] if len(corp_ids) == 1 else None
-        elif corp_ids and corpId not in corp_ids:
-            raise LoginCodeInvalid(f"this login code does not give access to corp {corpId}")
+        chosen = corpId
+        if chosen is None:
+            chosen = corp_ids[0] if len(corp_ids) == 1 else None
+        elif corp_ids and chosen not in corp_ids:
+            raise LoginCodeInvalid(f"this login code does not give access to corp {chosen}")
         # One conditional UPDATE: of many concurrent exchanges exactly one changes the row.
         consumed = self.loginCodes.updateByFilter(
             Q(codeHash=code_hash, usedAt__isnull=True, expiresAt__gt=now), {"usedAt": now})
         if consumed != 1:
             raise LoginCodeInvalid("the login code is invalid, expired or already used; start the login again")
-        return self.openSession(row.userId, corpId, platform)
+        return self.openSession(row.userId, chosen, platform)
 
     # -- sessions ------------------------------------------------------------------------------
 

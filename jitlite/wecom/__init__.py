@@ -18,6 +18,7 @@ from .client import (
 from .crypto import DecryptedMessage, WeComCrypto, parse_flat_xml
 from .errors import (
     ERROR_TABLE,
+    TOKEN_ENDPOINTS,
     BodyTooLarge,
     CallbackError,
     ConfigurationError,
@@ -43,11 +44,12 @@ from .errors import (
 )
 from .paging import departments_parent_first, iter_dept_users, iter_user_ids, list_departments
 from .tickets import TICKET_RETENTION_SECONDS, MemoryTicketStore, TicketStore
-from .tokens import Credential, TokenManager
+from .tokens import Credential, TokenFetcher, TokenManager
 
 __all__ = [
     "ERROR_TABLE",
     "TICKET_RETENTION_SECONDS",
+    "TOKEN_ENDPOINTS",
     "WECHAT_BASE_URL",
     "WECOM_BASE_URL",
     "BaseCorpClient",
@@ -78,6 +80,7 @@ __all__ = [
     "TicketStore",
     "TokenCache",
     "TokenExpiredError",
+    "TokenFetcher",
     "TokenManager",
     "TransportError",
     "UpstreamBusyError",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, ContextManager, Protocol, runtime_checkable
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["LocalTokenCache", "TokenCache"]
 
@@ -27,7 +27,7 @@ class TokenCache(Protocol):
         """Remove name if present."""
         ...
 
-    def lock(self, name: str, ttl: float) -> ContextManager[Any]:
+    def lock(self, name: str, ttl: float) -> AbstractContextManager[Any]:
         """Return a context manager holding the named lock, held at most ttl seconds."""
         ...
 
@@ -70,7 +70,7 @@ class LocalTokenCache:
         with self._guard:
             self._data.pop(name, None)
 
-    def lock(self, name: str, ttl: float) -> ContextManager[None]:
+    def lock(self, name: str, ttl: float) -> AbstractContextManager[None]:
         """Return a context manager holding the named lock, waiting at most ttl seconds for it."""
         with self._guard:
             lock = self._locks.get(name)

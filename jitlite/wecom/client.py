@@ -1,4 +1,4 @@
-"""HTTP clients, one per credential: self-built, 代开发 and third-party corp apps, suites, providers, WeChat."""
+"""Clients, one per credential: self-built, 代开发 and third-party corp apps, suites, providers, WeChat."""
 
 from __future__ import annotations
 
@@ -144,9 +144,7 @@ class WeComClient:
         try:
             response = self._http.request(method, endpoint, params=params, json=json)
         except httpx.HTTPError as exc:
-            raise TransportError(
-                f"{endpoint}: {type(exc).__name__}: {redact(str(exc), secrets)}", endpoint
-            ) from exc
+            raise TransportError(f"{endpoint}: {type(exc).__name__}: {redact(str(exc), secrets)}", endpoint) from exc
         status = response.status_code
         if status >= 500:
             raise UpstreamBusyError(
@@ -314,9 +312,7 @@ class SuiteClient(WeComClient):
         data = self.request("POST", self.token_endpoint, json=self.suite_token_request())
         return self._token_from(data, "suite_access_token", self.token_endpoint)
 
-    def corp_client(
-        self, auth_corpid: str, permanent_code: str, agent_id: int | str | None = None
-    ) -> ThirdCorpClient:
+    def corp_client(self, auth_corpid: str, permanent_code: str, agent_id: int | str | None = None) -> ThirdCorpClient:
         """Return a client for a corp that installed this (third-party) suite."""
         return ThirdCorpClient(self, auth_corpid, permanent_code, agent_id)
 

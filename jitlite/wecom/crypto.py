@@ -19,14 +19,18 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
-from defusedxml.ElementTree import fromstring as _defused_fromstring
+from defusedxml import (  # type: ignore[import-untyped]
+    DefusedXmlException,
+    DTDForbidden,
+    EntitiesForbidden,
+    ExternalReferenceForbidden,
+)
+from defusedxml.ElementTree import fromstring as _defused_fromstring  # type: ignore[import-untyped]
 
 from .cache import TokenCache
 from .errors import (
@@ -51,16 +55,16 @@ _TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
 
 # A strict subset of XML for flat documents (<xml><Tag>text or CDATA</Tag>…</xml>) that cannot hold a
 # DOCTYPE, entity, attribute, comment or line-ending normalisation; anything else goes through
-# defusedxml, so both paths give identical fields.
-_XML_WS = "[ \t\r\n]*"
+# defusedxml, so both paths give identical fields. Characters XML forbids are screened first.
+_XML_WS = "[ \t\n]*"
 _NAME = "[A-Za-z_][A-Za-z0-9_.-]*"
-_BAD = "\\r\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ud800-\\udfff\\ufffe\\uffff"
-_CDATA_BODY = f"[^\\]{_BAD}]*(?:\\](?!\\]>)[^\\]{_BAD}]*)*"
 _OPEN_RE = re.compile(_XML_WS + "<xml>")
 _CHILD_RE = re.compile(
-    _XML_WS + f"<({_NAME})>(?:<!\\[CDATA\\[({_CDATA_BODY})\\]\\]>|([^<&\\]{_BAD}]*))</\\1>"
+    _XML_WS + f"<({_NAME})>(?:<!\\[CDATA\\[([^\\]]*(?:\\](?!\\]>)[^\\]]*)*)\\]\\]>|([^<&\\]]*))</\\1>"
 )
 _CLOSE_RE = re.compile(_XML_WS + "</xml>" + _XML_WS + r"\Z")
+# C0 controls other than tab and newline; carriage returns are normalised by parsers, so defer them.
+_FAST_PATH_FORBIDDEN = bytes(c for c in range(32) if c not in (9, 10))
 
 _ENVELOPE = (
     "<xml>\n<Encrypt><![CDATA[{encrypt}]]></Encrypt>\n"
@@ -79,7 +83,16 @@ class DecryptedMessage:
     fields: dict[str, str]
 
 
-def _fast_fields(text: str) -> dict[str, str] | None:
+def _fast_fields(text: str, data: bytes | None = None) -> dict[str, str] | None:
+    if data is None:
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: let the real parser reject them
+            return None
+    if len(data.translate(None, _FAST_PATH_FORBIDDEN)) != len(data):
+        return None
+    if not text.isascii() and ("\ufffe" in text or "\uffff" in text):
+        return None
     match = _OPEN_RE.match(text)
     if match is None:
         return None
@@ -102,9 +115,12 @@ def _child_text(child: Element) -> str:
     return text.strip() if len(child) else text
 
 
-def parse_flat_xml(text: str, what: str = "XML") -> dict[str, str]:
-    """Return {tag: text} of the root's children, rejecting DOCTYPEs, entities and malformed XML."""
-    fields = _fast_fields(text)
+def parse_flat_xml(text: str, what: str = "XML", *, data: bytes | None = None) -> dict[str, str]:
+    """Return {tag: text} of the root's children, rejecting DOCTYPEs, entities and malformed XML.
+
+    data, when given, must be text encoded as UTF-8 (saves encoding it again).
+    """
+    fields = _fast_fields(text, data)
     if fields is not None:
         return fields
     try:
@@ -124,7 +140,8 @@ class _NonceMemory:
     """Bounded, thread-safe set of recently seen nonce keys with expiry."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        # Insertion-ordered with one TTL, so the oldest entry is always the first to expire.
+        self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
         self._max = max_entries
 
@@ -132,18 +149,19 @@ class _NonceMemory:
         """Record key; return False when it was already recorded and has not expired."""
         with self._lock:
             seen = self._seen
-            while seen:
-                oldest, expires_at = next(iter(seen.items()))
-                if expires_at > now:
+            for _ in range(2):  # bounded work per call, yet the set drains faster than it fills
+                oldest = next(iter(seen), None)
+                if oldest is None or seen[oldest] > now:
                     break
                 del seen[oldest]
-            expires_at = seen.get(key)
-            if expires_at is not None and expires_at > now:
-                return False
+            known = seen.get(key)
+            if known is not None:
+                if known > now:
+                    return False
+                del seen[key]  # re-insert at the young end
             seen[key] = now + ttl
-            seen.move_to_end(key)
             if len(seen) > self._max:
-                seen.popitem(last=False)
+                del seen[next(iter(seen))]
             return True
 
 
@@ -175,7 +193,12 @@ class WeComCrypto:
         if max_body_bytes < 1:
             raise ValueError("max_body_bytes must be positive")
         key = base64.b64decode(encoding_aes_key + "=")
-        self._cipher = Cipher(algorithms.AES(key), modes.CBC(key[:16]))
+        self._iv = key[:16]
+        self._cipher = Cipher(algorithms.AES(key), modes.CBC(self._iv))
+        # Decryption runs CBC by hand over a reusable raw-block (ECB) context, one per thread: the
+        # result is exactly AES-CBC, minus building a cipher context for every callback.
+        self._blocks = Cipher(algorithms.AES(key), modes.ECB())
+        self._local = threading.local()
         self._token = token
         if receive_ids is None:
             self._receive_ids: frozenset[str] | None = None
@@ -190,7 +213,8 @@ class WeComCrypto:
         # Covers any timestamp the window accepts; without a window, remember nonces an hour.
         self._nonce_ttl = float(2 * timestamp_window) if timestamp_window else 3600.0
         # Namespaced per token so apps sharing one cache never see each other's nonces.
-        self._nonce_prefix = "jitlite:wecom:nonce:" + hashlib.sha256(b"nonce:" + token.encode()).hexdigest()[:16]
+        namespace = hashlib.sha256(b"nonce:" + token.encode("utf-8")).hexdigest()[:16]
+        self._nonce_prefix = f"jitlite:wecom:nonce:{namespace}"
         self._clock = clock
         self._random_bytes = random_bytes
 
@@ -213,33 +237,36 @@ class WeComCrypto:
 
     def verify_url(self, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
         """Verify a URL-verification GET and return the decrypted echostr to answer with."""
-        message, _ = self._verify_and_decrypt(echostr, msg_signature, timestamp, nonce)
+        message, _, _ = self._verify_and_decrypt(echostr, msg_signature, timestamp, nonce)
         self._remember_nonce(timestamp, nonce)
         return message
 
-    def decrypt_message(
-        self, body: bytes | str, msg_signature: str, timestamp: str, nonce: str
-    ) -> DecryptedMessage:
+    def decrypt_message(self, body: bytes | str, msg_signature: str, timestamp: str, nonce: str) -> DecryptedMessage:
         """Verify and decrypt a callback POST body."""
         limit = self.max_body_bytes
         if isinstance(body, (bytes, bytearray, memoryview)):
             size = len(body)
             if size > limit:
                 raise BodyTooLarge(f"the body is {size} bytes, over the {limit}-byte limit")
+            raw_body = bytes(body)
+            data: bytes | None = raw_body
             try:
-                text = bytes(body).decode("utf-8")
+                text = raw_body.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise MalformedXML("the body is not UTF-8") from exc
         else:
-            text = body
-            size = len(text) if text.isascii() else len(text.encode("utf-8"))
+            text, data = body, None
+            try:
+                size = len(text) if text.isascii() else len(text.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                raise MalformedXML("the body contains lone surrogates, which UTF-8 cannot carry") from exc
             if size > limit:
                 raise BodyTooLarge(f"the body is {size} bytes, over the {limit}-byte limit")
-        encrypt = parse_flat_xml(text, "the callback body").get("Encrypt")
+        encrypt = parse_flat_xml(text, "the callback body", data=data).get("Encrypt")
         if not encrypt:
             raise MissingEncrypt("the callback body has no Encrypt element (or it is empty)")
-        message, receive_id = self._verify_and_decrypt(encrypt, msg_signature, timestamp, nonce)
-        fields = parse_flat_xml(message, "the decrypted message")
+        message, receive_id, message_bytes = self._verify_and_decrypt(encrypt, msg_signature, timestamp, nonce)
+        fields = parse_flat_xml(message, "the decrypted message", data=message_bytes)
         self._remember_nonce(timestamp, nonce)
         return DecryptedMessage(message, receive_id, fields)
 
@@ -270,16 +297,18 @@ class WeComCrypto:
 
     def _verify_and_decrypt(
         self, encrypted: str, msg_signature: str, timestamp: str, nonce: str
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, bytes]:
+        """Return (message, receive_id, message as UTF-8) after every check up to the receive-id."""
         expected = self.signature(timestamp, nonce, encrypted)
         if not (
-            isinstance(msg_signature, str)
-            and msg_signature.isascii()
-            and hmac.compare_digest(expected, msg_signature)
+            isinstance(msg_signature, str) and msg_signature.isascii() and hmac.compare_digest(expected, msg_signature)
         ):
             raise SignatureMismatch("msg_signature does not match the token, timestamp, nonce and Encrypt")
         if self.timestamp_window:
             self._check_timestamp(timestamp)
+        # b64decode tolerates surplus '=' even in strict mode; canonical base64 never has them.
+        if len(encrypted) % 4 or "=" in encrypted[:-2]:
+            raise MalformedCiphertext("the encrypted text is not valid base64 (length or padding)")
         try:
             raw = base64.b64decode(encrypted, validate=True)
         except (binascii.Error, ValueError) as exc:
@@ -287,8 +316,7 @@ class WeComCrypto:
         size = len(raw)
         if size == 0 or size % _BLOCK:
             raise MalformedCiphertext(f"the ciphertext is {size} bytes, not a positive multiple of {_BLOCK}")
-        decryptor = self._cipher.decryptor()
-        plain = decryptor.update(raw) + decryptor.finalize()
+        plain = self._cbc_decrypt(raw)
         pad = plain[-1]
         if not 1 <= pad <= _BLOCK or not plain.endswith(_PADS[pad]):
             raise PaddingError(f"the PKCS#7 padding is invalid (last byte {pad}, expected 1-{_BLOCK})")
@@ -298,11 +326,10 @@ class WeComCrypto:
         length = int.from_bytes(plain[16:20], "big")
         message_end = 20 + length
         if message_end > end:
-            raise MalformedCiphertext(
-                f"the length field ({length}) exceeds the {end - 20} bytes that were decrypted"
-            )
+            raise MalformedCiphertext(f"the length field ({length}) exceeds the {end - 20} bytes that were decrypted")
+        message_bytes = plain[20:message_end]
         try:
-            message = plain[20:message_end].decode("utf-8")
+            message = message_bytes.decode("utf-8")
             receive_id = plain[message_end:end].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise MalformedCiphertext("the decrypted text is not UTF-8") from exc
@@ -312,10 +339,22 @@ class WeComCrypto:
                 f"the message is addressed to {receive_id!r}, which is not an allowed receive-id "
                 f"({', '.join(sorted(allowed))})"
             )
-        return message, receive_id
+        return message, receive_id, message_bytes
+
+    def _cbc_decrypt(self, raw: bytes) -> bytes:
+        """Return the AES-CBC decryption (IV = key[:16]) of whole blocks."""
+        local = self._local
+        try:
+            blocks = local.blocks
+        except AttributeError:
+            blocks = local.blocks = self._blocks.decryptor()
+        decrypted = blocks.update(raw)  # whole blocks in, whole blocks out: the context keeps no state
+        # CBC: plaintext block i = AES⁻¹(ciphertext block i) XOR ciphertext block i-1 (the IV for i = 0).
+        chained = int.from_bytes(self._iv + raw[:-16], "big")
+        return (int.from_bytes(decrypted, "big") ^ chained).to_bytes(len(raw), "big")
 
     def _check_timestamp(self, timestamp: str) -> None:
-        if not isinstance(timestamp, str) or _TIMESTAMP_RE.fullmatch(timestamp) is None:
+        if not (isinstance(timestamp, str) and timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
             raise StaleTimestamp(f"timestamp {timestamp!r} is not Unix seconds")
         skew = abs(self._clock() - int(timestamp))
         if skew > self.timestamp_window:

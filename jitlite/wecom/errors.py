@@ -127,10 +127,7 @@ class WeComAPIError(WeComError):
         return self._message()
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(errcode={self.errcode}, errmsg={self.errmsg!r}, "
-            f"endpoint={self.endpoint!r})"
-        )
+        return f"{type(self).__name__}(errcode={self.errcode}, errmsg={self.errmsg!r}, endpoint={self.endpoint!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (
@@ -154,7 +151,7 @@ class TokenExpiredError(WeComAPIError):
 class LoginRestartRequired(WeComAPIError):
     """The login code or auth code is spent or expired: send the user through the login again."""
 
-    default_hint = "the code is invalid, used or expired (codes are single use, valid 5 minutes); restart the login"
+    default_hint = "the code is invalid, used or expired (codes are single use, 5 minutes); restart the login"
 
 
 class RateLimitedError(WeComAPIError):
@@ -284,24 +281,45 @@ ERROR_TABLE: Mapping[int, tuple[type[WeComAPIError], str]] = {
     42001: (TokenExpiredError, "access_token expired; it is refreshed and the call retried once"),
     42009: (TokenExpiredError, "suite_access_token expired; it is refreshed and the call retried once"),
     # Spent or expired login/auth codes.
-    40029: (LoginRestartRequired, "invalid code — login codes are single use and valid 5 minutes; restart the login"),
-    40078: (LoginRestartRequired, "invalid or used auth code (临时授权码) — restart the authorisation/install flow"),
+    40029: (
+        LoginRestartRequired,
+        "invalid code — login codes are single use and valid 5 minutes; restart the login",
+    ),
+    40078: (
+        LoginRestartRequired,
+        "invalid or used auth code (临时授权码) — restart the authorisation/install flow",
+    ),
     40163: (LoginRestartRequired, "the code has been used already — restart the login"),
     42003: (LoginRestartRequired, "the OAuth code expired — restart the login"),
     42007: (LoginRestartRequired, "the pre_auth_code expired — restart the install flow with a new one"),
     40030: (LoginRestartRequired, "invalid refresh_token — the user must log in again"),
     42002: (LoginRestartRequired, "the refresh_token expired (30 days) — the user must log in again"),
     # Frequency limits.
-    45009: (RateLimitedError, "API call frequency limit reached — calls to this corp are paused for at least 60 s"),
+    45009: (
+        RateLimitedError,
+        "API call frequency limit reached — calls to this corp are paused for at least 60 s",
+    ),
     45033: (RateLimitedError, "too many concurrent calls — retried with jittered backoff"),
     # Configuration: fail fast and say what to fix.
-    40013: (ConfigurationError, "invalid corp id / app id — check the CorpID (我的企业 → 企业信息 → 企业ID) or AppID"),
+    40013: (
+        ConfigurationError,
+        "invalid corp id / app id — check the CorpID (我的企业 → 企业信息 → 企业ID) or AppID",
+    ),
     40056: (ConfigurationError, "invalid agentid — check the app's AgentId in 应用管理"),
-    40084: (ConfigurationError, "invalid permanent code — the corp cancelled or reset the authorisation; re-read it"),
-    40085: (ConfigurationError, "invalid suite_ticket — it is stale or belongs to another suite; wait for the next push"),
+    40084: (
+        ConfigurationError,
+        "invalid permanent code — the corp cancelled or reset the authorisation; re-read it",
+    ),
+    40085: (
+        ConfigurationError,
+        "invalid suite_ticket — it is stale or belongs to another suite; wait for the next push",
+    ),
     40086: (ConfigurationError, "invalid suite id — check the suite id (ww… / wx…) in the provider console"),
     40125: (ConfigurationError, "invalid AppSecret — copy it again from the WeChat Open Platform console"),
-    40164: (ConfigurationError, "this server's IP is not in the WeChat app's IP whitelist — add it in the console"),
+    40164: (
+        ConfigurationError,
+        "this server's IP is not in the WeChat app's IP whitelist — add it in the console",
+    ),
     48002: (
         ConfigurationError,
         "API forbidden — the app lacks the permission for this API (for contacts, grant the app 通讯录 read "
@@ -309,7 +327,7 @@ ERROR_TABLE: Mapping[int, tuple[type[WeComAPIError], str]] = {
     ),
     50001: (
         ConfigurationError,
-        "redirect_uri domain is not the app's trusted domain — set it under the app's 网页授权及JS-SDK 可信域名",
+        "redirect_uri domain is not the app's trusted domain — set the app's 网页授权及JS-SDK 可信域名",
     ),
     60020: (
         ConfigurationError,
@@ -318,13 +336,16 @@ ERROR_TABLE: Mapping[int, tuple[type[WeComAPIError], str]] = {
     ),
     301002: (
         ConfigurationError,
-        "the token belongs to another app than the one that issued the code/ticket — use the same app's secret",
+        "the token belongs to another app than the one that issued the code/ticket — use that app's secret",
     ),
     # Missing entity or outside the visible range: skip it during sync.
     40003: (NotFoundOrOutOfScope, "invalid userid — the member does not exist; skip it"),
     46004: (NotFoundOrOutOfScope, "the member does not exist; skip it"),
     60003: (NotFoundOrOutOfScope, "the department does not exist; skip it"),
-    60011: (NotFoundOrOutOfScope, "outside the app's visible range (可见范围) — skip that entity or widen the range"),
+    60011: (
+        NotFoundOrOutOfScope,
+        "outside the app's visible range (可见范围) — skip that entity or widen the range",
+    ),
     60111: (NotFoundOrOutOfScope, "the userid does not exist; skip it"),
     60123: (NotFoundOrOutOfScope, "invalid department id; skip it"),
 }
@@ -339,9 +360,7 @@ TOKEN_ENDPOINTS = frozenset(
 )
 
 
-def error_for(
-    errcode: int, errmsg: str, endpoint: str, *, status_code: int | None = None
-) -> WeComAPIError:
+def error_for(errcode: int, errmsg: str, endpoint: str, *, status_code: int | None = None) -> WeComAPIError:
     """Build the error for an errcode returned by endpoint, with the hint that says what to do."""
     code = int(errcode)
     name = endpoint.strip("/")

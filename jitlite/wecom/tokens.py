@@ -168,10 +168,7 @@ class TokenManager:
                 45009,
                 "circuit open",
                 endpoint,
-                hint=(
-                    f"API frequency limit hit earlier for {owner}; calls to it are paused for another "
-                    f"{wait:.0f} s"
-                ),
+                hint=(f"API frequency limit hit earlier for {owner}; calls to it are paused for another {wait:.0f} s"),
                 retry_after=wait,
             )
 

@@ -9,14 +9,15 @@ if TYPE_CHECKING:
 
 __all__ = ["BaseAPI", "api_namespace", "drop_none", "strip_status"]
 
-C = TypeVar("C", bound="WeComClient")
-A = TypeVar("A", bound="BaseAPI[Any]")
+A = TypeVar("A", bound="BaseAPI")
 
 
-class BaseAPI(Generic[C]):
+class BaseAPI:
     """One API area (``client.department``, ``client.user`` …) bound to one client."""
 
-    def __init__(self, client: C) -> None:
+    _client: WeComClient  # narrowed by each subclass to the client kind it serves
+
+    def __init__(self, client: Any) -> None:
         self._client = client
 
     def __repr__(self) -> str:

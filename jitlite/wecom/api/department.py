@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 from .base import BaseAPI, drop_none
@@ -12,10 +13,12 @@ if TYPE_CHECKING:
 __all__ = ["DepartmentAPI"]
 
 
-class DepartmentAPI(BaseAPI["BaseCorpClient"]):
+class DepartmentAPI(BaseAPI):
     """``client.department``: read the department tree."""
 
-    def simplelist(self, id: int | None = None) -> list[dict[str, Any]]:
+    _client: BaseCorpClient
+
+    def simplelist(self, id: int | None = None) -> builtins.list[dict[str, Any]]:
         """Return ``[{id, parentid, order}]`` for department id and its subtree (all visible when None).
 
         https://developer.work.weixin.qq.com/document/path/95350
@@ -23,7 +26,7 @@ class DepartmentAPI(BaseAPI["BaseCorpClient"]):
         data = self._client.call_api("GET", "cgi-bin/department/simplelist", params=drop_none(id=id))
         return list(data.get("department_id") or [])
 
-    def list(self, id: int | None = None) -> list[dict[str, Any]]:
+    def list(self, id: int | None = None) -> builtins.list[dict[str, Any]]:
         """Return the full department records for department id and its subtree (all visible when None).
 
         https://developer.work.weixin.qq.com/document/path/90208

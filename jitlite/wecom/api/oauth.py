@@ -12,8 +12,10 @@ if TYPE_CHECKING:
 __all__ = ["OAuthAPI"]
 
 
-class OAuthAPI(BaseAPI["BaseCorpClient"]):
+class OAuthAPI(BaseAPI):
     """``client.oauth``: exchange login codes of a self-built or 代开发 app."""
+
+    _client: BaseCorpClient
 
     def getuserinfo(self, code: str) -> dict[str, Any]:
         """Return ``{userid, user_ticket?}`` for a member or ``{openid, external_userid?}`` otherwise.

@@ -21,8 +21,10 @@ def _version_path(name: str, version: int) -> str:
     raise ValueError(f"version must be 1 or 2, got {version!r}")
 
 
-class SuiteServiceAPI(BaseAPI["SuiteClient"]):
+class SuiteServiceAPI(BaseAPI):
     """``suite.service``: suite token, installation flow and third-party login."""
+
+    _client: SuiteClient
 
     def get_suite_token(self) -> dict[str, Any]:
         """Fetch a fresh ``{suite_access_token, expires_in}`` with the newest ticket (bypasses the cache).
@@ -30,9 +32,7 @@ class SuiteServiceAPI(BaseAPI["SuiteClient"]):
         https://developer.work.weixin.qq.com/document/path/90600
         """
         client = self._client
-        return client.call_public(
-            "POST", "cgi-bin/service/get_suite_token", json=client.suite_token_request()
-        )
+        return client.call_public("POST", "cgi-bin/service/get_suite_token", json=client.suite_token_request())
 
     def get_pre_auth_code(self) -> dict[str, Any]:
         """Return ``{pre_auth_code, expires_in}`` to start an installation.
@@ -41,9 +41,7 @@ class SuiteServiceAPI(BaseAPI["SuiteClient"]):
         """
         return strip_status(self._client.call_api("GET", "cgi-bin/service/get_pre_auth_code"))
 
-    def set_session_info(
-        self, pre_auth_code: str, appids: Iterable[int] | None = None, auth_type: int = 0
-    ) -> None:
+    def set_session_info(self, pre_auth_code: str, appids: Iterable[int] | None = None, auth_type: int = 0) -> None:
         """Limit a pre_auth_code to some apps and choose a formal (0) or test (1) authorisation.
 
         https://developer.work.weixin.qq.com/document/path/90602
@@ -108,14 +106,14 @@ class SuiteServiceAPI(BaseAPI["SuiteClient"]):
 
         https://developer.work.weixin.qq.com/document/path/91122
         """
-        data = self._client.call_api(
-            "POST", "cgi-bin/service/auth/getuserdetail3rd", json={"user_ticket": user_ticket}
-        )
+        data = self._client.call_api("POST", "cgi-bin/service/auth/getuserdetail3rd", json={"user_ticket": user_ticket})
         return strip_status(data)
 
 
-class ProviderServiceAPI(BaseAPI["ProviderClient"]):
+class ProviderServiceAPI(BaseAPI):
     """``provider.service``: provider token and admin login to the provider's site."""
+
+    _client: ProviderClient
 
     def get_provider_token(self) -> dict[str, Any]:
         """Fetch a fresh ``{provider_access_token, expires_in}`` (bypasses the cache).
@@ -123,9 +121,7 @@ class ProviderServiceAPI(BaseAPI["ProviderClient"]):
         https://developer.work.weixin.qq.com/document/path/91200
         """
         client = self._client
-        return client.call_public(
-            "POST", "cgi-bin/service/get_provider_token", json=client.provider_token_request()
-        )
+        return client.call_public("POST", "cgi-bin/service/get_provider_token", json=client.provider_token_request())
 
     def get_login_info(self, auth_code: str) -> dict[str, Any]:
         """Return ``{usertype, user_info, corp_info, agent, auth_info}`` for a login auth_code.

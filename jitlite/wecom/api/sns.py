@@ -12,8 +12,11 @@ if TYPE_CHECKING:
 
 __all__ = ["SnsAPI"]
 
-class SnsAPI(BaseAPI["WeChatClient"]):
+
+class SnsAPI(BaseAPI):
     """``wechat.sns``: exchange login codes and read the user's profile."""
+
+    _client: WeChatClient
 
     def oauth2_access_token(self, code: str) -> dict[str, Any]:
         """Exchange a login code for ``{access_token, expires_in, refresh_token, openid, scope, unionid?}``.
@@ -57,9 +60,7 @@ class SnsAPI(BaseAPI["WeChatClient"]):
         https://developers.weixin.qq.com/doc/oplatform/Website_App/WeChat_Login/Authorized_Interface_Calling_UnionID.html
         """
         try:
-            self._client.call_public(
-                "GET", "sns/auth", params={"access_token": access_token, "openid": openid}
-            )
+            self._client.call_public("GET", "sns/auth", params={"access_token": access_token, "openid": openid})
         except (TokenExpiredError, NotFoundOrOutOfScope):
             return False
         return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 from .base import BaseAPI, strip_status
@@ -14,8 +15,10 @@ __all__ = ["MAX_LIST_ID_LIMIT", "UserAPI"]
 MAX_LIST_ID_LIMIT = 10_000
 
 
-class UserAPI(BaseAPI["BaseCorpClient"]):
+class UserAPI(BaseAPI):
     """``client.user``: read members."""
+
+    _client: BaseCorpClient
 
     def get(self, userid: str) -> dict[str, Any]:
         """Return one member's record.
@@ -25,7 +28,7 @@ class UserAPI(BaseAPI["BaseCorpClient"]):
         data = self._client.call_api("GET", "cgi-bin/user/get", params={"userid": userid})
         return strip_status(data)
 
-    def list(self, department_id: int) -> list[dict[str, Any]]:
+    def list(self, department_id: int) -> builtins.list[dict[str, Any]]:
         """Return the detailed records of the members directly in department_id.
 
         https://developer.work.weixin.qq.com/document/path/90201
@@ -33,14 +36,12 @@ class UserAPI(BaseAPI["BaseCorpClient"]):
         data = self._client.call_api("GET", "cgi-bin/user/list", params={"department_id": department_id})
         return list(data.get("userlist") or [])
 
-    def simplelist(self, department_id: int) -> list[dict[str, Any]]:
+    def simplelist(self, department_id: int) -> builtins.list[dict[str, Any]]:
         """Return ``[{userid, name, department, open_userid}]`` of the members directly in department_id.
 
         https://developer.work.weixin.qq.com/document/path/90200
         """
-        data = self._client.call_api(
-            "GET", "cgi-bin/user/simplelist", params={"department_id": department_id}
-        )
+        data = self._client.call_api("GET", "cgi-bin/user/simplelist", params={"department_id": department_id})
         return list(data.get("userlist") or [])
 
     def list_id(self, cursor: str | None = None, limit: int = MAX_LIST_ID_LIMIT) -> dict[str, Any]:

@@ -1,0 +1,100 @@
+"""LocalTokenCache (TTL, named locks) and MemoryTicketStore (newest wins)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from jitlite.wecom import LocalTokenCache, MemoryTicketStore, TicketStore, TokenCache
+
+
+def test_local_cache_satisfies_the_protocol() -> None:
+    assert isinstance(LocalTokenCache(), TokenCache)
+    assert isinstance(MemoryTicketStore(), TicketStore)
+
+
+def test_values_expire_after_their_ttl(clock: Any) -> None:
+    cache = LocalTokenCache(clock)
+    cache.set("a", {"x": 1}, ttl=10)
+    cache.set("forever", "v")
+    assert cache.get("a") == {"x": 1}
+    clock.advance(9.9)
+    assert cache.get("a") == {"x": 1}
+    clock.advance(0.2)
+    assert cache.get("a") is None
+    assert cache.get("forever") == "v"
+    cache.delete("forever")
+    cache.delete("missing")  # deleting a missing name is fine
+    assert cache.get("forever") is None
+    assert len(cache) == 0
+
+
+def test_expired_entries_are_swept_without_being_read(clock: Any) -> None:
+    cache = LocalTokenCache(clock)
+    for i in range(2000):
+        cache.set(f"k{i}", i, ttl=1)
+    clock.advance(2)
+    for i in range(48):  # the 2048th set triggers a sweep
+        cache.set(f"live{i}", i)
+    assert len(cache._data) == 48
+
+
+def test_lock_is_mutually_exclusive_per_name() -> None:
+    cache = LocalTokenCache()
+    inside = 0
+    peak = 0
+    guard = threading.Lock()
+
+    def worker() -> None:
+        nonlocal inside, peak
+        with cache.lock("refresh", ttl=5):
+            with guard:
+                inside += 1
+                peak = max(peak, inside)
+            time.sleep(0.002)
+            with guard:
+                inside -= 1
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak == 1
+    with cache.lock("a", ttl=1), cache.lock("b", ttl=1):  # different names do not block each other
+        pass
+
+
+def test_lock_wait_is_bounded() -> None:
+    cache = LocalTokenCache()
+    with cache.lock("held", ttl=5), pytest.raises(TimeoutError), cache.lock("held", ttl=0.05):
+        pass
+
+
+def test_newest_ticket_wins_and_older_never_overwrites() -> None:
+    store = MemoryTicketStore()
+    assert store.latest("ww1") is None
+    store.save("ww1", "T-100", 100.0)
+    store.save("ww1", "T-700", 700.0)
+    store.save("ww1", "T-400", 400.0)  # a delayed retry of an older push
+    assert store.latest("ww1") == ("T-700", 700.0)
+    store.save("ww1", "T-700b", 700.0)  # same push time: a re-delivery replaces
+    assert store.latest("ww1") == ("T-700b", 700.0)
+    store.save("ww2", "U-1", 50.0)
+    assert store.latest("ww2") == ("U-1", 50.0)
+    assert store.latest("ww1") == ("T-700b", 700.0)
+    assert "T-700" not in repr(store)
+
+
+def test_the_newest_ticket_is_kept_past_thirty_minutes() -> None:
+    store = MemoryTicketStore()
+    store.save("ww1", "T", time.time() - 3600)
+    assert store.latest("ww1") is not None
+
+
+def test_ticket_store_rejects_empty_values() -> None:
+    with pytest.raises(ValueError):
+        MemoryTicketStore().save("ww1", "", 1.0)

@@ -46,7 +46,7 @@ class CacheError(Exception):
     """Base class of the errors raised by jitlite caches."""
 
 
-class LockTimeout(CacheError, TimeoutError):  # noqa: N818 - the name is JitAi's
+class LockTimeout(CacheError, TimeoutError):
     """Raised when a cache lock cannot be acquired within its timeout."""
 
 

@@ -43,7 +43,7 @@ DEFAULT_OPEN_ACCOUNT = "sandbox-open-account"
 DEFAULT_PROVIDER_CORP_ID = "wwsandboxprovider01"
 DEFAULT_PROVIDER_SECRET = "sandbox-provider-secret"
 
-_AVATAR = "https://sandbox.invalid/avatar/{}"
+_AVATAR = "https://sandbox.invalid/avatar/{}/0"
 
 # The org in the JSON format documented in jitlite.sandbox.orgdata: five departments, ten members,
 # one member in two departments, a leader per department, one disabled and one not yet active.

@@ -21,8 +21,10 @@ __all__ = [
     "Suite",
     "SuiteKind",
     "SuiteTicket",
+    "TokenKind",
     "UserTicket",
     "WeChatApp",
+    "mask_secret",
 ]
 
 SuiteKind = Literal["customized", "third_party"]
@@ -56,8 +58,8 @@ class Suite:
     def to_dict(self) -> dict[str, Any]:
         """Return the suite as the admin API shows it, secrets masked."""
         data = asdict(self)
-        data["secret"] = _mask(self.secret)
-        data["encoding_aes_key"] = _mask(self.encoding_aes_key)
+        data["secret"] = mask_secret(self.secret)
+        data["encoding_aes_key"] = mask_secret(self.encoding_aes_key)
         return data
 
 
@@ -76,7 +78,7 @@ class SelfBuiltApp:
     def to_dict(self) -> dict[str, Any]:
         """Return the app as the admin API shows it, the secret masked."""
         data = asdict(self)
-        data["secret"] = _mask(self.secret)
+        data["secret"] = mask_secret(self.secret)
         return data
 
 
@@ -92,7 +94,7 @@ class WeChatApp:
     def to_dict(self) -> dict[str, Any]:
         """Return the app as the admin API shows it, the secret masked."""
         data = asdict(self)
-        data["secret"] = _mask(self.secret)
+        data["secret"] = mask_secret(self.secret)
         return data
 
 
@@ -106,7 +108,7 @@ class Provider:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the provider as the admin API shows it, the secret masked."""
-        return {"corp_id": self.corp_id, "secret": _mask(self.secret), "name": self.name}
+        return {"corp_id": self.corp_id, "secret": mask_secret(self.secret), "name": self.name}
 
 
 @dataclass
@@ -127,7 +129,7 @@ class Authorization:
     def to_dict(self) -> dict[str, Any]:
         """Return the authorisation as the admin API shows it, the permanent code masked."""
         data = asdict(self)
-        data["permanent_code"] = _mask(self.permanent_code)
+        data["permanent_code"] = mask_secret(self.permanent_code)
         return data
 
 
@@ -291,7 +293,7 @@ class PushRecord:
         return asdict(self)
 
 
-def _mask(secret: str) -> str:
+def mask_secret(secret: str) -> str:
     """Return `secret` with all but its first and last two characters hidden."""
     if len(secret) <= 6:
         return "*" * len(secret)

@@ -125,7 +125,7 @@ class Member:
 
     def leads(self, dept_id: int) -> bool:
         """Return whether the member leads department `dept_id`."""
-        for dept, flag in zip(self.department, self.is_leader_in_dept):
+        for dept, flag in zip(self.department, self.is_leader_in_dept, strict=False):
             if dept == dept_id:
                 return bool(flag)
         return False
@@ -682,7 +682,7 @@ def _generate_corp(members: int, departments: int, seed: int, corp_id: str, corp
             gender=1 + int(rand() * 2),
             is_leader_in_dept=leader_flags,
             status=status,
-            avatar=f"https://sandbox.invalid/avatar/{userid}",
+            avatar=f"https://sandbox.invalid/avatar/{userid}/0",
             main_department=depts[0],
             order=[0] * len(depts),
         ))
@@ -699,7 +699,7 @@ def generate_wechat_users(count: int, *, seed: int = 0) -> list[WeChatUser]:
         city = rng.choice(_CITIES)
         users.append(WeChatUser(key=f"wx-user-{index:05d}", nickname=f"{surname}{given}",
                                 sex=1 + rng.randrange(2), province=city, city=city, country="CN",
-                                headimgurl=f"https://sandbox.invalid/avatar/wx-user-{index:05d}"))
+                                headimgurl=f"https://sandbox.invalid/avatar/wx-user-{index:05d}/0"))
     return users
 
 

@@ -1,0 +1,99 @@
+"""Run the sandbox as a real HTTP server: `serve` for the `jitlite sandbox` command, `SandboxServer`
+for a test or benchmark that needs real sockets.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from jitlite.sandbox import defaults
+from jitlite.sandbox.app import create_sandbox
+from jitlite.sandbox.errors import SandboxError
+from jitlite.sandbox.orgdata import generate_org, load_org
+from jitlite.sandbox.state import SandboxState
+
+__all__ = ["SandboxServer", "build_state", "serve"]
+
+
+def build_state(org_file: str | os.PathLike[str] | None = None, members: int | None = None,
+                depts: int | None = None, seed: int = 0, ticket_interval: float = 600.0,
+                callback_url: str | None = None, **options: Any) -> SandboxState:
+    """Return a state with the default apps and an org from `org_file`, generated, or the default."""
+    if org_file is not None and (members is not None or depts is not None):
+        raise SandboxError("give an org file or members/depts to generate, not both")
+    if org_file is not None:
+        org = load_org(org_file)
+    elif members is not None or depts is not None:
+        org = generate_org(members if members is not None else 100, depts if depts is not None else 10,
+                           seed=seed)
+    else:
+        org = None
+    state = SandboxState.with_defaults(org, ticket_interval=ticket_interval, **options)
+    if callback_url is not None:
+        state.update_suite(defaults.DEFAULT_SUITE_ID, callback_url=callback_url)
+    return state
+
+
+class SandboxServer:
+    """A sandbox served by werkzeug on a background thread; `with SandboxServer() as s: s.url`."""
+
+    def __init__(self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = state if state is not None else SandboxState.with_defaults()
+        self.app = create_sandbox(self.state)
+        self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="jitlite-sandbox-http",
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Return the base URL, e.g. http://127.0.0.1:8765."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> SandboxServer:
+        """Start serving in the background."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, stop the ticket thread and release the port."""
+        self.state.close()
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(10)
+        self._server.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765, org_file: str | os.PathLike[str] | None = None,
+          members: int | None = None, depts: int | None = None, seed: int = 0,
+          ticket_interval: float = 600.0, *, callback_url: str | None = None) -> None:
+    """Serve the sandbox until interrupted, pushing suite tickets every `ticket_interval` seconds.
+
+    `ticket_interval` 0 disables the ticket thread (tickets can still be pushed through the admin
+    API). Binds to loopback unless told otherwise: the sandbox has no authentication.
+    """
+    state = build_state(org_file, members, depts, seed, ticket_interval or 600.0, callback_url)
+    server = make_server(host, port, create_sandbox(state), threaded=True)
+    bound_host, bound_port = (str(part) for part in server.server_address[:2])
+    corps = ", ".join(f"{c.corp_id} ({len(c.members)} members)" for c in state.org.corps.values())
+    print(f"jitlite sandbox on http://{bound_host}:{bound_port} — corps: {corps}", file=sys.stderr)
+    if ticket_interval:
+        state.start_ticket_thread(ticket_interval)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        state.close()
+        server.server_close()

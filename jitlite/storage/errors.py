@@ -8,6 +8,8 @@ Exception tree::
         ├── UnknownFieldError      (also LookupError) a field name the model does not have
         ├── FieldValueError        (also ValueError) a value a field cannot store
         ├── FilterError            (also ValueError) a filter that is malformed or not allowed
+        ├── QueryError             (also ValueError) a malformed fieldList, orderList, page, size or batch
+        ├── ConstraintError        the database refused a write (duplicate key, NOT NULL, …)
         ├── AmbiguousFilterError   a filter meant to pick one row matched several
         ├── SchemaError            the database table cannot be migrated to the model safely
         └── SecretKeyError         a Secret field has no usable key, or a stored secret cannot be read
@@ -22,9 +24,11 @@ from ..errors import JitliteError
 
 __all__ = [
     "AmbiguousFilterError",
+    "ConstraintError",
     "FieldValueError",
     "FilterError",
     "ModelDefinitionError",
+    "QueryError",
     "SchemaError",
     "SecretKeyError",
     "StorageError",
@@ -60,6 +64,14 @@ class FieldValueError(StorageError, ValueError):
 
 class FilterError(StorageError, ValueError):
     """A filter that is malformed, refers to unknown fields or uses something not allowed."""
+
+
+class QueryError(StorageError, ValueError):
+    """A malformed query argument: fieldList, orderList, page, size, uniqueFields or batchSize."""
+
+
+class ConstraintError(StorageError):
+    """The database refused a write: a duplicate unique key, a missing required value, …"""
 
 
 class AmbiguousFilterError(StorageError):

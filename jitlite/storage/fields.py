@@ -103,6 +103,11 @@ class _PgJsonb(UserDefinedType[Any]):
         return sa.cast(sa.type_coerce(bindvalue, sa.Text()), JSONB())
 
 
+# One encoder for every JSON field: json.dumps with options builds a new encoder per call.
+# The default separators match PostgreSQL's jsonb text form, so `like` sees the same text on both.
+_JSON_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
 def json_column_type() -> TypeEngine[Any]:
     """Return the portable JSON column type: TEXT on SQLite, JSONB on PostgreSQL."""
     return _SqliteJson().with_variant(_PgJsonb(), "postgresql")
@@ -215,7 +220,6 @@ class Field:
             nullable=self.nullable,
             autoincrement=self.autoincrement if self.primary_key else False,
             server_default=self.server_default(),
-            comment=None,
         )
 
     # -- values ------------------------------------------------------------------------------------
@@ -237,7 +241,11 @@ class Field:
         return self.convert(value)
 
     def writer(self) -> Callable[[Any], Any]:
-        """Return the function that prepares a value of this field for the database."""
+        """Return the function that prepares a value of this field for the database.
+
+        Subclasses return a closure with a fast path for the common, valid value and fall back to
+        ``to_db`` for everything else (None, conversions, and the precise error message).
+        """
         return self.to_db
 
 
@@ -282,6 +290,16 @@ class Stext(_Text):
             raise ValueError(f"text is {len(value)} characters long; the field allows {self.max_length}")
         return value
 
+    def writer(self) -> Callable[[Any], Any]:
+        limit, slow = self.max_length, self.to_db
+
+        def write(value: Any) -> Any:
+            if type(value) is str and len(value) <= limit and "\x00" not in value:
+                return value
+            return slow(value)
+
+        return write
+
 
 class Ltext(_Text):
     """Long text (TEXT)."""
@@ -305,6 +323,16 @@ class Integer(Field):
         if not INT64_MIN <= value <= INT64_MAX:
             raise ValueError("integer does not fit in 64 bits")
         return int(value)
+
+    def writer(self) -> Callable[[Any], Any]:
+        slow = self.to_db
+
+        def write(value: Any) -> Any:
+            if type(value) is int and INT64_MIN <= value <= INT64_MAX:
+                return value
+            return slow(value)
+
+        return write
 
     def filter_value(self, value: Any) -> Any:
         if isinstance(value, float) and math.isfinite(value):
@@ -337,7 +365,9 @@ class Numeric(Field):
     lookups = _ORDERED_LOOKUPS
 
     def __init__(self, precision: int = 18, scale: int = 2, **options: Any) -> None:
-        if not (isinstance(precision, int) and isinstance(scale, int) and 1 <= precision <= 1000 and 0 <= scale <= precision):
+        if not (
+            isinstance(precision, int) and isinstance(scale, int) and 1 <= precision <= 1000 and 0 <= scale <= precision
+        ):
             raise ModelDefinitionError(
                 f"Numeric needs 1 <= precision <= 1000 and 0 <= scale <= precision, got ({precision!r}, {scale!r})"
             )
@@ -397,6 +427,16 @@ class Boolean(Field):
             return bool(value)
         raise TypeError(f"expected True or False, got {value!r:.40}")
 
+    def writer(self) -> Callable[[Any], Any]:
+        slow = self.to_db
+
+        def write(value: Any) -> Any:
+            if value is True or value is False:
+                return value
+            return slow(value)
+
+        return write
+
 
 class Checkbox(Boolean):
     """A checkbox: a Boolean."""
@@ -433,7 +473,11 @@ class Datetime(Field):
 
 
 class _JsonField(Field):
-    """A JSON value: TEXT on SQLite, JSONB on PostgreSQL."""
+    """A JSON value: TEXT on SQLite, JSONB on PostgreSQL.
+
+    Filters support ``isnull`` and ``like`` (on the JSON text). PostgreSQL's jsonb reorders object
+    keys, so ``like`` patterns spanning several keys of an object may match differently per engine.
+    """
 
     kind = "json"
     lookups = frozenset({"isnull", "like"})
@@ -449,13 +493,27 @@ class _JsonField(Field):
         if self.accepts and not isinstance(value, self.accepts):
             raise TypeError(f"expected {self.expected}, got {_type_name(value)}")
         try:
-            # Default separators match PostgreSQL's jsonb text form, so `like` sees the same text.
-            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+            text = _JSON_ENCODE(value)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"not JSON-serialisable: {exc}") from None
         if "\\u0000" in text:
             raise ValueError("JSON contains a NUL character, which PostgreSQL cannot store")
         return text
+
+    def writer(self) -> Callable[[Any], Any]:
+        accepts, slow, encode = self.accepts or (object,), self.to_db, _JSON_ENCODE
+
+        def write(value: Any) -> Any:
+            if value is not None and isinstance(value, accepts):
+                try:
+                    text = encode(value)
+                except (TypeError, ValueError):
+                    return slow(value)
+                if "\\u0000" not in text:
+                    return text
+            return slow(value)
+
+        return write
 
     def filter_value(self, value: Any) -> Any:
         if not isinstance(value, str):

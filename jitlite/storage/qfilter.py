@@ -8,12 +8,15 @@ built from the filter: it becomes SQLAlchemy expressions whose values travel as 
 from __future__ import annotations
 
 import ast
+import dataclasses
+import io
 import math
+import tokenize
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -58,7 +61,7 @@ class Condition:
     field: str
     lookup: str
     value: Any
-    source: str
+    source: str = dataclasses.field(compare=False)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ class _Not:
     child: Node
 
 
-Node = Union[Condition, _And, _Or, _Not]
+Node = Condition | _And | _Or | _Not
 
 
 class Q:
@@ -103,7 +106,9 @@ class Q:
         elif len(args) == 3 and isinstance(args[0], Q):
             left, joiner, right = args
             if joiner not in (Q.AND, Q.OR) or not isinstance(right, Q):
-                raise FilterError(f"invalid filter: Q(q1, joiner, q2) needs Q.AND or Q.OR between two Q objects, got {args!r:.200}")
+                raise FilterError(
+                    f"invalid filter: Q(q1, joiner, q2) needs Q.AND or Q.OR between two Q objects, got {args!r:.200}"
+                )
             combined = left & right if joiner == Q.AND else left | right
             self.node = combined.node
         elif len(args) == 3:
@@ -201,9 +206,9 @@ def _positional_condition(field: Any, op: Any, value: Any, source: str) -> Condi
     if not isinstance(field, str):
         raise FilterError(f"invalid filter: the field name must be a string — at `{source}`")
     if not isinstance(op, str) or op not in OPERATORS:
-        hint = did_you_mean(op, OPERATORS) if isinstance(op, str) else ""
+        hint = (did_you_mean(op, OPERATORS) if isinstance(op, str) else "") or "."
         raise FilterError(
-            f"invalid filter: unknown operator {op!r}{hint}; use one of {' '.join(OPERATORS)} — at `{source}`"
+            f"invalid filter: unknown operator {op!r}{hint} The operators are {' '.join(OPERATORS)} — at `{source}`"
         )
     return _condition(field, OPERATORS[op], value, source)
 
@@ -270,6 +275,7 @@ def parse_filter(source: str) -> Q:
         raise FilterError(f"invalid filter: it is {len(source)} characters long; the limit is {MAX_SOURCE_CHARS}")
     if not source.strip():
         return Q()
+    _check_bracket_depth(source)
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
@@ -282,16 +288,36 @@ def parse_filter(source: str) -> Q:
     return _Parser(source.strip()).expression(tree.body, 1)
 
 
+def _check_bracket_depth(source: str) -> None:
+    """Reject brackets nested deeper than MAX_DEPTH (they add no AST nodes, so count tokens)."""
+    depth = 0
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type != tokenize.OP:
+                continue
+            if token.string in "([{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise FilterError(
+                        f"invalid filter: it nests deeper than {MAX_DEPTH} levels (column {token.start[1] + 1})"
+                    )
+            elif token.string in ")]}":
+                depth -= 1
+    except (tokenize.TokenError, SyntaxError):
+        return  # unbalanced or untokenizable: ast.parse reports it with a better message
+
+
 def _syntax_message(source: str, exc: SyntaxError) -> str:
     shown = source if len(source) <= 200 else source[:197] + "..."
+    shown = shown if shown.isprintable() else repr(shown)  # no raw control characters in messages
     message = f"invalid filter: `{shown}` is not a valid filter expression ({exc.msg}"
-    if exc.offset and exc.lineno in (None, 1):
+    if exc.offset and exc.lineno in (None, 1) and source.isprintable():
         message += f", at column {exc.offset}: `{source[exc.offset - 1 : exc.offset + 39]}`"
     message += ")"
     words = {word.strip("()") for word in source.split()}
     if words & {"and", "or", "not"}:
         message += "; combine Q(...) terms with &, | and ~ — the keywords and / or / not are not allowed"
-    elif "=" in source:
+    elif "'=='" in exc.msg or "assign" in exc.msg:
         message += "; comparisons go inside Q(...): Q(field=value) or Q('field', '>', value)"
     return message
 
@@ -356,6 +382,16 @@ class _Parser:
             return "lambdas are not allowed"
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             return "comprehensions are not allowed"
+        if isinstance(node, ast.JoinedStr):
+            return "f-strings are not allowed"
+        if isinstance(node, ast.Dict):
+            return "dicts are not allowed"
+        if isinstance(node, ast.Set):
+            return "sets are not allowed"
+        if isinstance(node, ast.IfExp):
+            return "conditional expressions are not allowed"
+        if isinstance(node, ast.NamedExpr):
+            return "assignment expressions are not allowed"
         if isinstance(node, ast.Name):
             return f"the name {node.id!r} is not allowed here; only Q(...) calls are"
         if isinstance(node, ast.BinOp):
@@ -436,6 +472,8 @@ class _Parser:
             problem = f"calling {node.func.id!r} is not allowed"
         elif isinstance(node, ast.Name):
             problem = f"the name {node.id!r} is not a value"
+        elif isinstance(node, ast.BinOp):
+            problem = "arithmetic is not allowed"
         else:
             problem = self.describe(node)
         raise self.fail(f"{problem}; values must be literals (str, int, float, bool, None, or a list of those)", node)
@@ -524,7 +562,7 @@ class _Compiler:
             return column.like(self.value(field, cond.value, cond))
         if lookup in ("in", "nin"):
             values = [self.value(field, v, cond) for v in cond.value if v is not None]
-            matched = column.in_(values)
+            matched: ColumnElement[bool] = column.in_(values)
             if None in cond.value:
                 matched = sa.or_(matched, column.is_(None))
             return matched if lookup == "in" else sa.not_(sa.func.coalesce(matched, sa.false()))

@@ -1,0 +1,310 @@
+"""Engines for SQLite and PostgreSQL, and the schema step that creates and migrates model tables."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateColumn, ExecutableDDLElement
+from sqlalchemy.sql.compiler import DDLCompiler
+
+from .errors import SchemaError, StorageError
+from .fields import Stext, UtcDateTime
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = ["SCHEMA_TABLE", "create_pg_engine", "create_sqlite_engine", "ensure_schema", "write_engine"]
+
+_WRITE_OPTION = "jitlite_write"
+# pg_advisory_xact_lock key serialising ensure_schema across processes ("jitl" in ASCII).
+_SCHEMA_LOCK_KEY = 0x6A69746C
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+SCHEMA_TABLE = sa.Table(
+    "jitlite_schema",
+    sa.MetaData(),
+    sa.Column("table_name", sa.String(255), primary_key=True),
+    sa.Column("model_name", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("schema_hash", sa.String(64), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+
+# --- engines --------------------------------------------------------------------------------------
+
+
+def create_sqlite_engine(
+    path: str | os.PathLike[str],
+    *,
+    busy_timeout: float = 30.0,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    echo: bool = False,
+) -> Engine:
+    """Return a thread-safe engine on a SQLite file: WAL, foreign keys on, a busy timeout.
+
+    Write transactions started through ``write_engine`` use ``BEGIN IMMEDIATE``, so concurrent
+    writers queue on the busy timeout instead of failing with "database is locked" mid-transaction.
+    ``":memory:"`` gives one shared in-memory database (for tests; it does not survive dispose).
+    """
+    target = os.fspath(path)
+    options: dict[str, Any] = {}
+    if target == ":memory:":
+        options["poolclass"] = StaticPool
+    else:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        options.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=busy_timeout)
+    engine = sa.create_engine(
+        sa.URL.create("sqlite+pysqlite", database=target),
+        connect_args={"check_same_thread": False, "timeout": busy_timeout},
+        echo=echo,
+        **options,
+    )
+    busy_ms = int(busy_timeout * 1000)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (below): the sqlite3 module's own transaction handling
+        # skips BEGIN before DDL and SELECT, which breaks transactional migrations.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode, without an fsync per commit
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            # PostgreSQL's LIKE is case-sensitive; make SQLite's match so filters mean the same on both.
+            cursor.execute("PRAGMA case_sensitive_like=ON")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def create_pg_engine(
+    url: str | sa.URL,
+    *,
+    schema: str | None = None,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    echo: bool = False,
+) -> Engine:
+    """Return an engine on PostgreSQL through psycopg 3 (``postgresql+psycopg://…``).
+
+    ``schema`` sets the connections' search_path, so the same models can live in several schemas.
+    """
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername != "postgresql+psycopg":
+        raise StorageError(
+            f"create_pg_engine needs a postgresql+psycopg:// URL, got {parsed.render_as_string(hide_password=True)!r}"
+        )
+    connect_args: dict[str, Any] = {}
+    if schema is not None:
+        if not _SCHEMA_NAME.match(schema):
+            raise StorageError(f"{schema!r} is not a valid PostgreSQL schema name (letters, digits, _)")
+        connect_args["options"] = f"-c search_path={schema}"
+    return sa.create_engine(
+        parsed,
+        connect_args=connect_args,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,  # survive a database restart instead of failing the first request after it
+        echo=echo,
+    )
+
+
+def write_engine(engine: Engine) -> Engine:
+    """Return a view of ``engine`` whose transactions take the write lock up front on SQLite."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+# --- schema creation and migration ----------------------------------------------------------------
+
+
+class _AddColumn(ExecutableDDLElement):
+    """ALTER TABLE … ADD COLUMN, compiled by the dialect (SQLAlchemy has no construct for it)."""
+
+    def __init__(self, table: sa.Table, column: sa.Column[Any]) -> None:
+        self.table = table
+        self.column = column
+
+
+class _WidenVarchar(ExecutableDDLElement):
+    """ALTER TABLE … ALTER COLUMN … TYPE VARCHAR(n), to lengthen a PostgreSQL text column."""
+
+    def __init__(self, table: sa.Table, column: sa.Column[Any]) -> None:
+        self.table = table
+        self.column = column
+
+
+@compiles(_AddColumn)
+def _compile_add_column(element: _AddColumn, compiler: DDLCompiler, **kw: Any) -> str:
+    table = compiler.preparer.format_table(element.table)
+    return f"ALTER TABLE {table} ADD COLUMN {compiler.process(CreateColumn(element.column), **kw)}"
+
+
+@compiles(_WidenVarchar)
+def _compile_widen_varchar(element: _WidenVarchar, compiler: DDLCompiler, **kw: Any) -> str:
+    table = compiler.preparer.format_table(element.table)
+    column = compiler.preparer.format_column(element.column)
+    type_ = compiler.type_compiler.process(element.column.type)
+    return f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_}"
+
+
+def ensure_schema(engine: Engine, models: Iterable[type[Model]]) -> list[str]:
+    """Create missing tables and migrate existing ones to the models; return what was done.
+
+    Migration only adds: missing nullable or defaulted columns and missing indexes (and lengthens
+    VARCHARs on PostgreSQL). It never drops or rewrites data; a column whose type changed
+    incompatibly is reported in a SchemaError and nothing at all is changed. Each model's schema
+    hash and version are kept in the ``jitlite_schema`` table, so an unchanged model costs one lookup.
+    """
+    models = list(models)
+    by_table: dict[str, type[Model]] = {}
+    for model in models:
+        name = model.sa_table().name
+        if name in by_table and by_table[name] is not model:
+            raise SchemaError(f"models {by_table[name].__name__} and {model.__name__} both use table {name!r}")
+        by_table[name] = model
+    actions: list[str] = []
+    with write_engine(engine).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Two processes starting at once must not both create or alter the same tables.
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
+        SCHEMA_TABLE.create(conn, checkfirst=True)
+        records = {row.table_name: row for row in conn.execute(sa.select(SCHEMA_TABLE))}
+        existing = set(sa.inspect(conn).get_table_names())
+        problems: list[str] = []
+        for name, model in by_table.items():
+            table = model.sa_table()
+            schema_hash = model.schema_hash()
+            record = records.get(name)
+            if name not in existing:
+                table.create(conn)
+                actions.append(f"created table {name}")
+            elif record is not None and record.schema_hash == schema_hash:
+                continue
+            else:
+                actions.extend(_migrate(conn, model, table, problems))
+            values = {
+                "model_name": model.__name__,
+                "schema_hash": schema_hash,
+                "updated_at": datetime.now(timezone.utc),
+            }
+            if record is None:
+                conn.execute(SCHEMA_TABLE.insert().values(table_name=name, version=1, **values))
+            else:
+                conn.execute(
+                    SCHEMA_TABLE.update()
+                    .where(SCHEMA_TABLE.c.table_name == name)
+                    .values(version=record.version + 1, **values)
+                )
+        if problems:
+            # Raised inside the transaction, so every change above is rolled back with it.
+            count = len(problems)
+            raise SchemaError(
+                f"the database schema cannot be migrated safely ({count} problem{'s' if count > 1 else ''}); "
+                "nothing was changed:\n" + "\n".join(f"- {p}" for p in problems)
+            )
+    return actions
+
+
+def _type_family(type_: sa.types.TypeEngine[Any]) -> str:
+    """Return the family of a reflected column type, comparable with ``Field.kind``."""
+    if isinstance(type_, sa.Boolean):
+        return "boolean"
+    if isinstance(type_, sa.Integer):
+        return "integer"
+    if isinstance(type_, sa.Numeric):
+        return "numeric"
+    if isinstance(type_, sa.DateTime):
+        return "datetime"
+    if isinstance(type_, (sa.JSON, JSONB)):
+        return "json"
+    if isinstance(type_, sa.String):
+        return "text"
+    return type(type_).__name__
+
+
+def _migrate(conn: Connection, model: type[Model], table: sa.Table, problems: list[str]) -> list[str]:
+    """Bring one existing table up to its model; append what cannot be done to ``problems``."""
+    inspector = sa.inspect(conn)
+    dialect = conn.dialect.name
+    name = table.name
+    actions: list[str] = []
+    reflected = {column["name"]: column for column in inspector.get_columns(name)}
+    db_pk = inspector.get_pk_constraint(name).get("constrained_columns") or []
+    if db_pk != [model.__pk__]:
+        problems.append(
+            f"{name}: the primary key is {db_pk} in the database but {[model.__pk__]} in model "
+            f"{model.__name__}; a primary key is never changed automatically"
+        )
+    for column in table.columns:
+        field = model.__fields__[column.name]
+        current = reflected.get(column.name)
+        if current is None:
+            if not field.nullable and field.server_default() is None:
+                problems.append(
+                    f"{name}.{column.name}: cannot add a NOT NULL column without a constant default to a "
+                    f"table that may hold rows; declare it nullable=True or give it a default"
+                )
+                continue
+            conn.execute(_AddColumn(table, column))
+            actions.append(f"added column {name}.{column.name}")
+            continue
+        family = _type_family(current["type"])
+        compatible = family == field.kind or (dialect == "sqlite" and field.kind == "json" and family == "text")
+        if not compatible:
+            problems.append(
+                f"{name}.{column.name}: the database column is {current['type']} ({family}) but model "
+                f"{model.__name__} declares {field!r}; jitlite never converts or drops data: migrate "
+                "the column yourself, or give the field a new name"
+            )
+            continue
+        length = getattr(current["type"], "length", None)
+        if dialect == "postgresql" and isinstance(field, Stext) and length is not None and length < field.max_length:
+            conn.execute(_WidenVarchar(table, column))
+            actions.append(f"widened {name}.{column.name} to VARCHAR({field.max_length})")
+    if any(p.startswith(f"{name}.") or p.startswith(f"{name}:") for p in problems):
+        return actions
+    have: set[tuple[tuple[str, ...], bool]] = {(tuple(db_pk), True)}
+    for reflected_index in inspector.get_indexes(name):
+        columns = tuple(c for c in reflected_index["column_names"] if c is not None)
+        have.add((columns, bool(reflected_index["unique"])))
+    for constraint in inspector.get_unique_constraints(name):
+        have.add((tuple(constraint["column_names"]), True))
+    for index in sorted(table.indexes, key=lambda i: str(i.name)):
+        columns = tuple(c.name for c in index.columns)
+        if (columns, True) in have or (not index.unique and (columns, False) in have):
+            continue
+        savepoint = conn.begin_nested()  # a failed CREATE INDEX must not poison the transaction
+        try:
+            index.create(conn)
+        except sa.exc.IntegrityError:
+            savepoint.rollback()
+            problems.append(
+                f"{name}: cannot add the unique index on ({', '.join(columns)}): existing rows hold "
+                "duplicate values; remove the duplicates, then start again"
+            )
+            continue
+        savepoint.commit()
+        actions.append(f"created {'unique ' if index.unique else ''}index {index.name} on {name}")
+    return actions

@@ -1,0 +1,789 @@
+"""Models: field declarations on a class, bound at run time to an engine as a ModelManager."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar, NoReturn
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
+
+from .engine import ensure_schema, write_engine
+from .errors import (
+    AmbiguousFilterError,
+    ConstraintError,
+    FieldValueError,
+    FilterError,
+    ModelDefinitionError,
+    QueryError,
+    SecretKeyError,
+    StorageError,
+    UnknownFieldError,
+    did_you_mean,
+)
+from .fields import AutoInt, Field
+from .qfilter import Condition, Q, _And, compile_filter, to_q
+from .secrets import SECRET_KEY_VARIABLE, SecretBox
+
+__all__ = ["IndexSpec", "Model", "ModelManager", "Row"]
+
+FilterArg = str | Q | Mapping[str, Any] | None
+
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+# Names a field cannot take: Row's own methods and Model's class methods would shadow them.
+_RESERVED = frozenset({"toDict", "keys", "values", "items", "get", "bind", "sa_table", "schema_hash", "index_specs"})
+
+
+# --- rows -----------------------------------------------------------------------------------------
+
+
+class Row(Mapping[str, Any]):
+    """One row as plain Python values: ``row.name``, ``row["name"]``, ``row.toDict()``."""
+
+    __slots__ = ("_data", "_model", "_secrets")
+
+    _data: dict[str, Any]
+    _model: str
+    _secrets: frozenset[str]
+
+    def __init__(self, model: str, data: dict[str, Any], secrets: frozenset[str] = frozenset()) -> None:
+        object.__setattr__(self, "_model", model)
+        object.__setattr__(self, "_data", data)
+        object.__setattr__(self, "_secrets", secrets)
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._data[key]
+        except KeyError:
+            raise KeyError(self._missing(key)) from None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and friends probe dunders
+            raise AttributeError(name)
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(self._missing(name)) from None
+
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
+        raise AttributeError(f"rows are read-only; change {self._model} with updateByPK or updateByFilter")
+
+    def _missing(self, name: str) -> str:
+        return f"this {self._model} row has no field {name!r}{did_you_mean(name, self._data)}"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def toDict(self) -> dict[str, Any]:
+        """Return the row as a new dict."""
+        return dict(self._data)
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if k in self._secrets and v is not None else v) for k, v in self._data.items()}
+        return f"<{self._model} row {shown!r}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Row, (self._model, self._data, self._secrets))
+
+
+# --- model declarations ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An index the model's table must have."""
+
+    columns: tuple[str, ...]
+    unique: bool
+
+    def name(self, table: str) -> str:
+        """Return the index name, hashed down to PostgreSQL's 63-character limit when needed."""
+        name = f"{'ux' if self.unique else 'ix'}_{table}_{'_'.join(self.columns)}"
+        if len(name) > 63:
+            digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+            name = f"{name[:54]}_{digest}"
+        return name
+
+
+class Model:
+    """Base class of models: declare fields as class attributes, then ``bind`` to an engine.
+
+    ::
+
+        class CorpAuth(Model):
+            __tablename__ = "corp_auth"
+            __unique__ = [("suiteId", "corpId")]
+            __indexes__ = ["status"]
+            id = AutoInt(primary_key=True)
+            suiteId = Stext(max_length=64)
+            corpId = Stext(max_length=64)
+            permanentCode = Secret()
+            status = Stext(max_length=16, default="active")
+
+        corp_auths = CorpAuth.bind(engine, secret_box=SecretBox(key))
+
+    A model without a primary key gets ``id = AutoInt(primary_key=True)``. A model without
+    ``__tablename__`` is abstract: it can be subclassed but not bound.
+    """
+
+    __tablename__: ClassVar[str]
+    __unique__: ClassVar[Sequence[str | Sequence[str]]] = ()
+    __indexes__: ClassVar[Sequence[str | Sequence[str]]] = ()
+    __fields__: ClassVar[dict[str, Field]] = {}
+    __pk__: ClassVar[str] = ""
+    _jl_table: ClassVar[sa.Table]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields: dict[str, Field] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, Field):
+                    fields[name] = value
+        for name, field in fields.items():
+            _check_field_name(cls, name, field)
+        keys = [name for name, field in fields.items() if field.primary_key]
+        if len(keys) > 1:
+            raise ModelDefinitionError(f"model {cls.__name__} declares several primary keys: {keys}; use one")
+        if not keys:
+            if "id" in fields:
+                raise ModelDefinitionError(f"model {cls.__name__}: field 'id' is not the primary key; declare one")
+            auto = AutoInt(primary_key=True)
+            auto.name = "id"
+            cls.id = auto  # type: ignore[attr-defined]
+            fields["id"] = auto
+            keys = ["id"]
+        # The primary key is the first column, wherever it was declared (or inherited from).
+        cls.__fields__ = {keys[0]: fields[keys[0]], **fields}
+        cls.__pk__ = keys[0]
+        cls.index_specs()  # fail at class creation, not at the first bind
+
+    @classmethod
+    def index_specs(cls) -> list[IndexSpec]:
+        """Return the indexes the table must have: unique keys first, then plain ones."""
+        specs: dict[tuple[str, ...], IndexSpec] = {}
+        declared: list[tuple[Sequence[str] | str, bool, str]] = []
+        declared += [(entry, True, "__unique__") for entry in cls.__unique__]
+        declared += [((name,), True, f"field {name!r}") for name, f in cls.__fields__.items() if f.unique]
+        declared += [((name,), False, f"field {name!r}") for name, f in cls.__fields__.items() if f.index]
+        declared += [(entry, False, "__indexes__") for entry in cls.__indexes__]
+        for entry, unique, origin in declared:
+            columns = (entry,) if isinstance(entry, str) else tuple(entry)
+            if not columns or not all(isinstance(c, str) for c in columns):
+                raise ModelDefinitionError(f"model {cls.__name__}: {origin} entries are field names or tuples of them")
+            for column in columns:
+                field = cls.__fields__.get(column)
+                if field is None:
+                    raise ModelDefinitionError(
+                        f"model {cls.__name__}: {origin} names unknown field {column!r}"
+                        f"{did_you_mean(column, cls.__fields__)}"
+                    )
+                if not field.indexable:
+                    raise ModelDefinitionError(
+                        f"model {cls.__name__}: {origin}: {type(field).__name__} field {column!r} cannot be indexed"
+                    )
+            if columns == (cls.__pk__,):
+                continue  # the primary key is already unique and indexed
+            previous = specs.get(columns)
+            if previous is None or (unique and not previous.unique):
+                specs[columns] = IndexSpec(columns, unique)
+        return list(specs.values())
+
+    @classmethod
+    def sa_table(cls) -> sa.Table:
+        """Return the model's SQLAlchemy table (built once per class; engines share it)."""
+        table = cls.__dict__.get("_jl_table")
+        if table is None:
+            name = getattr(cls, "__tablename__", None)
+            if not isinstance(name, str) or not _TABLE_NAME.match(name) or name == "jitlite_schema":
+                raise ModelDefinitionError(
+                    f"model {cls.__name__} needs __tablename__: letters, digits and _ (at most 63), "
+                    f"not 'jitlite_schema'; got {name!r}"
+                )
+            columns = [field.make_column() for field in cls.__fields__.values()]
+            indexes = [sa.Index(spec.name(name), *spec.columns, unique=spec.unique) for spec in cls.index_specs()]
+            autoincrement = isinstance(cls.__fields__[cls.__pk__], AutoInt)
+            # AUTOINCREMENT on SQLite: ids of deleted rows are never handed out again.
+            table = sa.Table(name, sa.MetaData(), *columns, *indexes, sqlite_autoincrement=autoincrement)
+            cls._jl_table = table
+        return table
+
+    @classmethod
+    def schema_hash(cls) -> str:
+        """Return a digest of everything the table's schema depends on."""
+        description = {
+            "table": cls.sa_table().name,
+            "fields": {name: field.signature() for name, field in cls.__fields__.items()},
+            "indexes": sorted([list(spec.columns), spec.unique] for spec in cls.index_specs()),
+        }
+        return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:32]
+
+    @classmethod
+    def bind(cls, engine: Engine, secret_box: SecretBox | None = None, *, migrate: bool = True) -> ModelManager:
+        """Return a manager for this model on ``engine``; with ``migrate``, create or migrate its table."""
+        return ModelManager(cls, engine, secret_box, migrate=migrate)
+
+
+def _check_field_name(model: type[Model], name: str, field: Field) -> None:
+    if field.name and field.name != name:
+        raise ModelDefinitionError(
+            f"model {model.__name__}: one {type(field).__name__} object is declared as both "
+            f"{field.name!r} and {name!r}; give each field its own object"
+        )
+    field.name = name
+    if name.startswith("_") or "__" in name or not name.isidentifier() or len(name) > 63:
+        raise ModelDefinitionError(
+            f"model {model.__name__}: {name!r} is not a usable field name (an identifier of at most 63 "
+            "characters, not starting with _ and without __)"
+        )
+    if name in _RESERVED:
+        raise ModelDefinitionError(
+            f"model {model.__name__}: {name!r} is reserved (rows and models have a method of that name)"
+        )
+
+
+# --- bound models ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: plans key dicts per row
+class _UpsertPlan:
+    """How rows with one particular sequence of keys are upserted."""
+
+    keys: tuple[str, ...]  # the rows' own keys, in their order
+    writers: tuple[Callable[[Any], Any], ...]  # one per key: check, convert (and on SQLite bind)
+    defaults: tuple[Callable[[], Any], ...]  # values for the missing fields that have a default
+    unique: Callable[[tuple[Any, ...]], Any]  # picks the unique key's values out of a converted row
+    columns: tuple[str, ...]  # the column of each converted value: keys, then defaulted fields
+    statement: Any  # the SQLAlchemy statement (PostgreSQL)
+    sql: str | None  # SQLite: the statement compiled once, run with sqlite3's executemany
+    order: tuple[int, ...] | None  # SQLite: the converted values' order for its "?"s, if not as is
+
+
+class ModelManager:
+    """A model bound to one engine: JitAi's model API (get, query, create, updateOrAdd, …)."""
+
+    def __init__(
+        self, model: type[Model], engine: Engine, secret_box: SecretBox | None = None, *, migrate: bool = True
+    ) -> None:
+        self.model = model
+        self.name = model.__name__
+        self.engine = engine
+        self.table = model.sa_table()
+        self.fields = model.__fields__
+        self.pk = model.__pk__
+        self._pk_column = self.table.c[self.pk]
+        self._writer = write_engine(engine)
+        secret_fields = [name for name, field in self.fields.items() if field.secret]
+        if secret_fields and secret_box is None:
+            raise SecretKeyError(
+                f"model {self.name} stores secrets ({', '.join(secret_fields)}); set the variable "
+                f"{SECRET_KEY_VARIABLE} to a Fernet key (generate one with `jitlite keygen`)"
+            )
+        self._box = secret_box
+        self._secrets = frozenset(secret_fields)
+        self._writers = {name: self._make_writer(field) for name, field in self.fields.items()}
+        self._columns: dict[str, ColumnElement[Any]] = {c.name: c for c in self.table.columns}
+        self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _UpsertPlan] = {}
+        if migrate:
+            ensure_schema(engine, [model])
+
+    def __repr__(self) -> str:
+        return f"<ModelManager {self.name} on {self.engine.url.render_as_string(hide_password=True)}>"
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def get(self, filter: FilterArg, orderList: Sequence[Sequence[Any]] | None = None) -> Row | None:
+        """Return the first row matching ``filter`` (in ``orderList`` order), or None."""
+        statement = self._select(self.table.columns, self._where(filter), orderList).limit(1)
+        with self.engine.connect() as conn:
+            found = conn.execute(statement).first()
+        return None if found is None else self._row(self.table.columns.keys(), found)
+
+    def query(
+        self,
+        filter: FilterArg = None,
+        fieldList: Sequence[str] | None = None,
+        orderList: Sequence[Sequence[Any]] | None = None,
+        page: int = 1,
+        size: int = 20,
+    ) -> dict[str, Any]:
+        """Return one page of matching rows and the total count: ``{"rowDatas": […], "totalCount": n}``."""
+        for label, number in (("page", page), ("size", size)):
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                raise QueryError(f"{self.name}.query: {label} must be a positive integer, got {number!r}")
+        names = self._field_list(fieldList)
+        columns = [self.table.c[name] for name in names]
+        where = self._where(filter)
+        statement = self._select(columns, where, orderList).limit(size).offset((page - 1) * size)
+        count = sa.select(sa.func.count()).select_from(self.table)
+        if where is not None:
+            count = count.where(where)
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # One snapshot for both statements, so totalCount agrees with rowDatas.
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                total = conn.execute(count).scalar_one()
+                rows = [self._row(names, found) for found in conn.execute(statement)]
+        return {"rowDatas": rows, "totalCount": total}
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def create(self, rowData: Mapping[str, Any]) -> Row:
+        """Insert one row and return it as stored (with its id and defaults)."""
+        values = self._insert_values(rowData, "rowData")
+        with self._writing() as conn:
+            found = conn.execute(sa.insert(self.table).returning(*self.table.columns), values).one()
+        return self._row(self.table.columns.keys(), found)
+
+    def updateOrAdd(self, filter: FilterArg, updateData: Mapping[str, Any]) -> Row:
+        """Update the one row matching ``filter`` with ``updateData``, or insert it; return the row.
+
+        An inserted row gets ``updateData`` plus the filter's ``field=value`` equalities.
+        """
+        q = to_q(filter)
+        where = _true_if_none(self._where(q))
+        changes = self._update_values(updateData, "updateData")
+        try:
+            return self._update_or_add(q, where, changes, updateData)
+        except ConstraintError:
+            # Another writer inserted the same key between our SELECT and INSERT (PostgreSQL; SQLite
+            # writers are serialised): a second attempt finds that row and updates it.
+            return self._update_or_add(q, where, changes, updateData)
+
+    def _update_or_add(
+        self, q: Q, where: ColumnElement[bool], changes: dict[str, Any], updateData: Mapping[str, Any]
+    ) -> Row:
+        columns = self.table.columns
+        with self._writing() as conn:
+            keys = conn.execute(sa.select(self._pk_column).where(where).limit(2)).scalars().all()
+            if len(keys) > 1:
+                raise AmbiguousFilterError(
+                    f"{self.name}.updateOrAdd: the filter {q!r} matches several rows; it must identify one"
+                )
+            if keys and changes:
+                statement = sa.update(self.table).where(self._pk_column == keys[0]).values(changes)
+                found = conn.execute(statement.returning(*columns)).one()
+            elif keys:
+                found = conn.execute(sa.select(*columns).where(self._pk_column == keys[0])).one()
+            else:
+                values = self._insert_values({**_equalities(q), **updateData}, "updateData")
+                found = conn.execute(sa.insert(self.table).returning(*columns), values).one()
+        return self._row(columns.keys(), found)
+
+    def createOrUpdateMany(
+        self,
+        rowDatas: Iterable[Mapping[str, Any]],
+        uniqueFields: Sequence[str] | None = None,
+        batchSize: int = 1000,
+    ) -> int:
+        """Insert or update many rows by a unique key, one statement per batch, in one transaction.
+
+        Rows are matched on ``uniqueFields`` (default: the model's first unique key). An existing row
+        is only rewritten when a supplied value differs, so sending the same rows again changes
+        nothing. Returns how many rows were inserted or changed. Rows carrying Secret values always
+        count as changed: their ciphertext is new each time.
+        """
+        if isinstance(batchSize, bool) or not isinstance(batchSize, int) or batchSize < 1:
+            raise QueryError(f"{self.name}.createOrUpdateMany: batchSize must be a positive integer, got {batchSize!r}")
+        if self.engine.dialect.name not in ("sqlite", "postgresql"):
+            raise StorageError(f"createOrUpdateMany supports SQLite and PostgreSQL, not {self.engine.dialect.name}")
+        if isinstance(rowDatas, Mapping):
+            raise QueryError(f"{self.name}.createOrUpdateMany: rowDatas is a list of dicts, not one dict")
+        key = self._conflict_key(uniqueFields)
+        changed = 0
+        with self._writing() as conn:
+            batch: list[Mapping[str, Any]] = []
+            start = 0
+            for row in rowDatas:
+                batch.append(row)
+                if len(batch) == batchSize:
+                    changed += self._upsert_batch(conn, batch, start, key)
+                    start += len(batch)
+                    batch = []
+            if batch:
+                changed += self._upsert_batch(conn, batch, start, key)
+        return changed
+
+    def updateByPK(self, pk: Any, updateData: Mapping[str, Any]) -> Row | None:
+        """Update the row with primary key ``pk``; return it, or None if there is no such row."""
+        key = self._pk_value(pk)
+        changes = self._update_values(updateData, "updateData")
+        if not changes:
+            return self.get(Q(**{self.pk: key}))
+        statement = sa.update(self.table).where(self._pk_column == key).values(changes)
+        with self._writing() as conn:
+            found = conn.execute(statement.returning(*self.table.columns)).first()
+        return None if found is None else self._row(self.table.columns.keys(), found)
+
+    def deleteByPK(self, pk: Any) -> int:
+        """Delete the row with primary key ``pk``; return 1, or 0 if there was none."""
+        key = self._pk_value(pk)
+        with self._writing() as conn:
+            return conn.execute(sa.delete(self.table).where(self._pk_column == key)).rowcount
+
+    def updateByFilter(self, filter: FilterArg, updateData: Mapping[str, Any]) -> int:
+        """Update every row matching ``filter``; return how many matched."""
+        where = self._required_where(filter, "updateByFilter")
+        changes = self._update_values(updateData, "updateData")
+        if not changes:
+            raise QueryError(f"{self.name}.updateByFilter: updateData is empty")
+        with self._writing() as conn:
+            return conn.execute(sa.update(self.table).where(_true_if_none(where)).values(changes)).rowcount
+
+    def deleteByFilter(self, filter: FilterArg) -> int:
+        """Delete every row matching ``filter``; return how many were deleted."""
+        where = self._required_where(filter, "deleteByFilter")
+        with self._writing() as conn:
+            return conn.execute(sa.delete(self.table).where(_true_if_none(where))).rowcount
+
+    def rotate_secrets(self, batch_size: int = 500) -> int:
+        """Re-encrypt every stored secret under the box's first key; return how many rows were rewritten."""
+        if not self._secrets or self._box is None:
+            return 0
+        box = self._box
+        names = sorted(self._secrets)
+        selected = sa.select(self._pk_column, *(self.table.c[n] for n in names)).order_by(self._pk_column)
+        update = (
+            sa.update(self.table)
+            .where(self._pk_column == sa.bindparam("_pk"))
+            .values({n: sa.bindparam(f"_{n}") for n in names})
+        )
+        rotated = 0
+        with self._writing() as conn:
+            rows = conn.execute(selected).all()
+            for offset in range(0, len(rows), batch_size):
+                params = [
+                    {
+                        "_pk": row[0],
+                        **{f"_{n}": None if v is None else box.rotate(v) for n, v in zip(names, row[1:], strict=True)},
+                    }
+                    for row in rows[offset : offset + batch_size]
+                ]
+                conn.execute(update, params)
+                rotated += len(params)
+        return rotated
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """Run a write transaction whose integrity errors become ConstraintError naming the model."""
+        try:
+            with self._writer.begin() as conn:
+                yield conn
+        except sa.exc.IntegrityError as exc:
+            raise ConstraintError(f"{self.name}: the database refused the write: {exc.orig}") from exc
+
+    def _make_writer(self, field: Field) -> Callable[[Any], Any]:
+        convert = field.writer()
+        if not field.secret:
+            return convert
+        box = self._box
+
+        def write_secret(value: Any) -> Any:
+            text = convert(value)
+            return None if text is None or box is None else box.encrypt(text)
+
+        return write_secret
+
+    def _row(self, names: Sequence[str], values: Sequence[Any]) -> Row:
+        data = dict(zip(names, values, strict=True))
+        if self._secrets and self._box is not None:
+            for name in self._secrets:
+                if data.get(name) is not None:
+                    data[name] = self._box.decrypt(data[name])
+        return Row(self.name, data, self._secrets)
+
+    def _unknown(self, name: str, where: str) -> UnknownFieldError:
+        return UnknownFieldError(self.name, name, self.fields, where)
+
+    def _convert(self, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise FieldValueError(f"{self.name}: {where} must be a dict of field → value, got {type(data).__name__}")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            writer = self._writers.get(name)
+            if writer is None:
+                raise self._unknown(name, where)
+            try:
+                values[name] = writer(value)
+            except (TypeError, ValueError) as exc:
+                raise FieldValueError(f"{self.name}.{name} ({where}): {exc}") from None
+        return values
+
+    def _insert_values(self, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+        values = self._convert(data, where)
+        for name, field in self.fields.items():
+            if name in values:
+                if field.autoincrement:
+                    raise FieldValueError(
+                        f"{self.name}.{name} ({where}): the database assigns it (AutoInt); leave it out"
+                    )
+                continue
+            if field.has_default:
+                values[name] = self._writers[name](field.make_default())
+            elif field.required:
+                raise FieldValueError(f"{self.name}.{name} ({where}): a value is required (the field is not nullable)")
+        return values
+
+    def _update_values(self, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+        values = self._convert(data, where)
+        if self.pk in values:
+            raise FieldValueError(f"{self.name}.{self.pk} ({where}): the primary key cannot be changed")
+        return values
+
+    def _pk_value(self, pk: Any) -> Any:
+        try:
+            return self.fields[self.pk].to_db(pk)
+        except (TypeError, ValueError) as exc:
+            raise FieldValueError(f"{self.name}.{self.pk} (primary key): {exc}") from None
+
+    def _where(self, filter: FilterArg) -> ColumnElement[bool] | None:
+        return compile_filter(to_q(filter), model=self.name, fields=self.fields, columns=self._columns)
+
+    def _required_where(self, filter: FilterArg, method: str) -> ColumnElement[bool] | None:
+        if filter is None:
+            raise FilterError(f"{self.name}.{method} needs a filter; pass Q() to mean every row")
+        return self._where(filter)
+
+    def _field_list(self, fieldList: Sequence[str] | None) -> list[str]:
+        if fieldList is None:
+            return list(self.fields)
+        if isinstance(fieldList, str) or not all(isinstance(n, str) for n in fieldList):
+            raise QueryError(f"{self.name}: fieldList is a list of field names, got {fieldList!r:.100}")
+        names = list(dict.fromkeys(fieldList))
+        for name in names:
+            if name not in self.fields:
+                raise self._unknown(name, "fieldList")
+        return names or list(self.fields)
+
+    def _order(self, orderList: Sequence[Sequence[Any]] | None) -> list[ColumnElement[Any]]:
+        clauses: list[ColumnElement[Any]] = []
+        seen: set[str] = set()
+        for item in orderList or ():
+            if isinstance(item, str) or not isinstance(item, Sequence) or len(item) != 2:
+                raise QueryError(f"{self.name}: orderList entries are [field, 1 | -1], got {item!r:.100}")
+            name, direction = item
+            if name not in self.fields:
+                raise self._unknown(str(name), "orderList")
+            if isinstance(direction, bool) or direction not in (1, -1):
+                raise QueryError(f"{self.name}: orderList direction for {name!r} must be 1 or -1, got {direction!r}")
+            field = self.fields[name]
+            if not field.orderable:
+                raise QueryError(f"{self.name}: cannot order by {type(field).__name__} field {name!r}")
+            column = self.table.c[name]
+            # NULL sorts lowest on both engines (SQLite and PostgreSQL disagree by default).
+            clauses.append(column.asc().nulls_first() if direction == 1 else column.desc().nulls_last())
+            seen.add(name)
+        if self.pk not in seen:
+            clauses.append(self._pk_column.asc())  # a stable order, so pages never overlap
+        return clauses
+
+    def _select(
+        self,
+        columns: Iterable[ColumnElement[Any]],
+        where: ColumnElement[bool] | None,
+        orderList: Sequence[Sequence[Any]] | None,
+    ) -> sa.Select[Any]:
+        statement = sa.select(*columns)
+        if where is not None:
+            statement = statement.where(where)
+        return statement.order_by(*self._order(orderList))
+
+    # -- bulk upsert -------------------------------------------------------------------------------
+
+    def _conflict_key(self, uniqueFields: Sequence[str] | None) -> tuple[str, ...]:
+        # index_specs lists __unique__ first, then unique=True fields: the default key is the first.
+        keys = [spec.columns for spec in self.model.index_specs() if spec.unique]
+        if not self.fields[self.pk].autoincrement:
+            keys.append((self.pk,))
+        if uniqueFields is None:
+            if keys:
+                return keys[0]
+            raise QueryError(
+                f"{self.name}.createOrUpdateMany: the model has no unique key to match rows on; declare "
+                "__unique__ or unique=True on a field"
+            )
+        wanted = [uniqueFields] if isinstance(uniqueFields, str) else list(uniqueFields)
+        for name in wanted:
+            if name not in self.fields:
+                raise self._unknown(name, "uniqueFields")
+        for key in keys:
+            if set(key) == set(wanted):
+                return key
+        raise QueryError(
+            f"{self.name}.createOrUpdateMany: uniqueFields {wanted} is not a unique key of the "
+            f"model; its unique keys are {[list(k) for k in keys]}"
+        )
+
+    def _plan(self, keys: tuple[str, ...], conflict: tuple[str, ...], position: int) -> _UpsertPlan:
+        where = f"rowDatas[{position}]"
+        for name in keys:
+            if name not in self.fields:
+                raise self._unknown(name, where)
+            if self.fields[name].autoincrement:
+                raise FieldValueError(f"{self.name}.{name} ({where}): the database assigns it (AutoInt); leave it out")
+        for name in conflict:
+            if name not in keys:
+                raise FieldValueError(f"{self.name} ({where}): the unique key field {name!r} is missing")
+        defaulted: list[Field] = []
+        for name, field in self.fields.items():
+            if name in keys or field.autoincrement:
+                continue
+            if field.has_default:
+                defaulted.append(field)
+            elif field.required:
+                raise FieldValueError(f"{self.name}.{name} ({where}): a value is required (the field is not nullable)")
+        columns = keys + tuple(field.name for field in defaulted)
+        dialect = self.engine.dialect
+        insert = (sqlite.insert if dialect.name == "sqlite" else postgresql.insert)(self.table)
+        updated = [name for name in keys if name not in conflict]
+        target = [self.table.c[name] for name in conflict]
+        statement: Any
+        if updated:
+            statement = insert.on_conflict_do_update(
+                index_elements=target,
+                set_={name: insert.excluded[name] for name in updated},
+                # Leave rows whose values did not change untouched: no write, no new row version.
+                where=sa.or_(*(self.table.c[n].is_distinct_from(insert.excluded[n]) for n in updated)),
+            )
+        else:
+            statement = insert.on_conflict_do_nothing(index_elements=target)
+        writers = [_not_none(self._writers[n]) if n in conflict else self._writers[n] for n in keys]
+        defaults = [_default_maker(self._writers[f.name], f) for f in defaulted]
+        sql: str | None = None
+        order: tuple[int, ...] | None = None
+        if dialect.name == "sqlite":
+            # sqlite3's executemany runs one prepared statement over the whole batch in C; going
+            # through SQLAlchemy's per-row parameter processing would double the time. So the
+            # statement is compiled once and the columns' bind processors are folded into the writers.
+            compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+            positions = tuple(columns.index(name) for name in compiled.positiontup or ())
+            if sorted(positions) != list(range(len(columns))):
+                raise StorageError(f"{self.name}: unexpected parameters in the upsert statement: {positions}")
+            sql = str(compiled)
+            order = None if positions == tuple(range(len(columns))) else positions
+            processors = [self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+            writers = [_then(w, p) for w, p in zip(writers, processors, strict=False)]
+            defaults = [_then_call(d, p) for d, p in zip(defaults, processors[len(keys) :], strict=True)]
+        else:
+            # RETURNING yields exactly the inserted or changed rows, and makes SQLAlchemy send each
+            # batch as one multi-row INSERT (its "insertmanyvalues" mode).
+            statement = statement.returning(self._pk_column)
+        return _UpsertPlan(
+            keys=keys,
+            writers=tuple(writers),
+            defaults=tuple(defaults),
+            unique=operator.itemgetter(*(columns.index(name) for name in conflict)),
+            columns=columns,
+            statement=statement,
+            sql=sql,
+            order=order,
+        )
+
+    def _upsert_batch(
+        self, conn: Connection, batch: list[Mapping[str, Any]], start: int, conflict: tuple[str, ...]
+    ) -> int:
+        groups: dict[_UpsertPlan, dict[tuple[Any, ...], tuple[Any, ...]]] = {}
+        plans: dict[tuple[str, ...], _UpsertPlan] = {}
+        for offset, row in enumerate(batch):
+            if not isinstance(row, Mapping):
+                raise FieldValueError(f"{self.name}: rowDatas[{start + offset}] is a {type(row).__name__}, not a dict")
+            keys = tuple(row)
+            plan = plans.get(keys)
+            if plan is None:
+                plan = self._plans.get((keys, conflict))
+                if plan is None:
+                    plan = self._plans[(keys, conflict)] = self._plan(keys, conflict, start + offset)
+                plans[keys] = plan
+            try:
+                # row.values() is in the order of `keys`, the order the plan's writers follow.
+                values = tuple(map(_call, plan.writers, row.values()))
+            except (TypeError, ValueError):
+                raise self._row_error(row, plan, start + offset) from None
+            if plan.defaults:
+                values += tuple(make() for make in plan.defaults)
+            # The last of several rows with one key wins: PostgreSQL refuses to touch a row twice
+            # in one statement.
+            groups.setdefault(plan, {})[plan.unique(values)] = values
+        changed = 0
+        for plan, rows in groups.items():
+            if plan.sql is not None:
+                params = list(rows.values())
+                if plan.order is not None:
+                    params = [tuple([row[i] for i in plan.order]) for row in params]
+                # sqlite3 sums the changes of every row: an upsert that changed nothing counts 0.
+                changed += conn.exec_driver_sql(plan.sql, params).rowcount
+            else:
+                params_by_name = [dict(zip(plan.columns, row, strict=True)) for row in rows.values()]
+                changed += len(conn.execute(plan.statement, params_by_name).all())
+        return changed
+
+    def _row_error(self, row: Mapping[str, Any], plan: _UpsertPlan, position: int) -> FieldValueError:
+        for name, write in zip(plan.keys, plan.writers, strict=True):
+            try:
+                write(row[name])
+            except (TypeError, ValueError) as exc:
+                return FieldValueError(f"{self.name}.{name} (rowDatas[{position}]): {exc}")
+        return FieldValueError(f"{self.name} (rowDatas[{position}]): invalid row")
+
+
+def _not_none(write: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Return ``write`` refusing None: NULL never conflicts, so a NULL key would duplicate rows."""
+
+    def check(value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be None: it is part of the unique key the rows are matched on")
+        return write(value)
+
+    return check
+
+
+# Call a writer on a value at C speed through map() (operator.call is new in Python 3.11).
+_call: Callable[[Callable[[Any], Any], Any], Any] = getattr(operator, "call", lambda write, value: write(value))
+
+
+def _default_maker(write: Callable[[Any], Any], field: Field) -> Callable[[], Any]:
+    """Return a function giving the stored form of a fresh default for ``field``."""
+    return lambda: write(field.make_default())
+
+
+def _then(first: Callable[[Any], Any], then: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """Return ``then(first(value))``, or ``first`` itself when there is nothing to add."""
+    if then is None:
+        return first
+    return lambda value: then(first(value))
+
+
+def _then_call(first: Callable[[], Any], then: Callable[[Any], Any] | None) -> Callable[[], Any]:
+    """Return ``then(first())``, or ``first`` itself when there is nothing to add."""
+    if then is None:
+        return first
+    return lambda: then(first())
+
+
+def _true_if_none(where: ColumnElement[bool] | None) -> ColumnElement[bool]:
+    return sa.true() if where is None else where
+
+
+def _equalities(q: Q) -> dict[str, Any]:
+    """Return the ``field=value`` terms a filter is AND-ed from, to fill in an inserted row."""
+    node = q.node
+    terms = node.children if isinstance(node, _And) else (node,)
+    return {
+        term.field: term.value
+        for term in terms
+        if isinstance(term, Condition) and term.lookup == "eq" and term.value is not None
+    }

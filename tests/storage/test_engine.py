@@ -1,0 +1,98 @@
+"""Engines: SQLite settings, PostgreSQL URLs, and the storage package's public names."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import jitlite.storage as storage
+from jitlite.storage import StorageError, create_pg_engine, create_sqlite_engine, write_engine
+
+
+def test_sqlite_engine_settings(tmp_path: Path) -> None:
+    engine = create_sqlite_engine(tmp_path / "appData" / "db.sqlite", busy_timeout=7)
+    try:
+        with engine.connect() as conn:
+            pragmas = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            }
+            assert conn.exec_driver_sql("SELECT 'a' LIKE 'A'").scalar() == 0
+        assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 7000, "synchronous": 1}
+        assert (tmp_path / "appData").is_dir()  # the folder is created on demand
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_transactions_are_real(tmp_path: Path) -> None:
+    """DDL and DML roll back together (the sqlite3 module would autocommit the DDL)."""
+    engine = create_sqlite_engine(tmp_path / "db.sqlite")
+    try:
+        with pytest.raises(RuntimeError), engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            raise RuntimeError("roll back")
+        assert not sa.inspect(engine).has_table("t")
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_writers_wait_for_each_other(tmp_path: Path) -> None:
+    """Write transactions start with BEGIN IMMEDIATE, so a second writer queues instead of failing."""
+    engine = create_sqlite_engine(tmp_path / "db.sqlite", busy_timeout=10)
+    writer = write_engine(engine)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE counter (n INTEGER)")
+            conn.exec_driver_sql("INSERT INTO counter VALUES (0)")
+
+        def bump() -> None:
+            for _ in range(20):
+                with writer.begin() as conn:
+                    value = conn.exec_driver_sql("SELECT n FROM counter").scalar_one()
+                    conn.exec_driver_sql("UPDATE counter SET n = ?", (value + 1,))
+
+        threads = [threading.Thread(target=bump) for _ in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT n FROM counter").scalar_one() == 100  # no lost update
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_memory_database_is_shared() -> None:
+    engine = create_sqlite_engine(":memory:")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        assert sa.inspect(engine).has_table("t")
+    finally:
+        engine.dispose()
+
+
+def test_pg_engine_urls_and_schemas() -> None:
+    engine = create_pg_engine("postgresql://user:pw@localhost:5432/db", schema="tenant_1")
+    try:
+        assert engine.url.drivername == "postgresql+psycopg"
+    finally:
+        engine.dispose()
+    with pytest.raises(StorageError) as caught:
+        create_pg_engine("postgresql+psycopg2://user:hunter2@localhost/db")
+    assert "needs a postgresql+psycopg:// URL" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    with pytest.raises(StorageError, match="not a valid PostgreSQL schema name"):
+        create_pg_engine("postgresql://localhost/db", schema="x; DROP TABLE y")
+
+
+def test_all_lists_every_public_name() -> None:
+    public = {name for name in vars(storage) if not name.startswith("_")}
+    modules = {"engine", "errors", "fields", "model", "qfilter", "secrets", "annotations"}
+    assert set(storage.__all__) == public - modules
+    for name in storage.__all__:
+        assert getattr(storage, name) is not None

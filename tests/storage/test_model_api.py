@@ -1,0 +1,261 @@
+"""JitAi's model API on SQLite and PostgreSQL: get, query, create, update*, delete*, rows and errors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from jitlite.storage import (
+    AmbiguousFilterError,
+    ConstraintError,
+    FieldValueError,
+    FilterError,
+    Model,
+    ModelManager,
+    Q,
+    QueryError,
+    Row,
+    UnknownFieldError,
+    create_sqlite_engine,
+)
+
+Member = Callable[..., dict[str, Any]]
+UTC = timezone.utc
+
+
+def test_create_returns_the_stored_row(members: ModelManager, make_member: Member) -> None:
+    row = members.create(make_member("u1", name="Ann", age=30, salary="12.345", extra={"城市": "深圳"}))
+    assert isinstance(row, Row)
+    assert isinstance(row.id, int)
+    assert row.userId == "u1" and row["name"] == "Ann"
+    assert row.salary == Decimal("12.35")  # quantized to the field's scale, rounding half up
+    assert row.active is True  # the field's default
+    assert row.departments == []  # a callable default, called per row
+    assert row.extra == {"城市": "深圳"}
+    assert row.joinedAt is None
+    data = row.toDict()
+    assert data["userId"] == "u1" and set(data) == set(members.fields)
+    data["userId"] = "changed"
+    assert row.userId == "u1"  # toDict returns a copy
+    assert dict(row) == row.toDict()
+    assert members.get("Q(userId='u1')") == row
+
+
+def test_rows_are_read_only_and_name_unknown_fields(members: ModelManager, make_member: Member) -> None:
+    row = members.create(make_member("u1"))
+    with pytest.raises(AttributeError, match="rows are read-only"):
+        row.name = "x"
+    with pytest.raises(AttributeError, match="this Member row has no field 'nmae'; did you mean 'name'"):
+        _ = row.nmae
+    with pytest.raises(KeyError, match="no field 'userid'; did you mean 'userId'"):
+        _ = row["userid"]
+    assert repr(row).startswith("<Member row {'id': ")
+
+
+def test_datetimes_come_back_aware_in_utc(members: ModelManager, make_member: Member) -> None:
+    beijing = timezone(timedelta(hours=8))
+    at = datetime(2024, 5, 1, 9, 30, 15, 123456, tzinfo=beijing)
+    row = members.create(make_member("u1", joinedAt=at))
+    stored = members.get(Q(id=row.id))
+    assert stored is not None
+    assert stored.joinedAt == at
+    assert stored.joinedAt.tzinfo == UTC
+    assert stored.joinedAt.hour == 1
+    with pytest.raises(FieldValueError, match=r"Member\.joinedAt .*needs a timezone-aware datetime"):
+        members.create(make_member("u2", joinedAt=datetime(2024, 5, 1)))
+
+
+def test_get_follows_order_list(members: ModelManager, make_member: Member) -> None:
+    for user, age in (("a", 20), ("b", 40), ("c", 30)):
+        members.create(make_member(user, age=age))
+    oldest = members.get("Q(age__gt=0)", orderList=[["age", -1]])
+    youngest = members.get(Q(age__gt=0), orderList=[["age", 1]])
+    assert oldest is not None and oldest.userId == "b"
+    assert youngest is not None and youngest.userId == "a"
+    assert members.get("Q(userId='nobody')") is None
+
+
+def test_query_pages_counts_and_field_list(members: ModelManager, make_member: Member) -> None:
+    for i in range(25):
+        members.create(make_member(f"u{i:02d}", age=i % 5))
+    first = members.query("Q(age__gte=1)", fieldList=["userId", "age"], orderList=[["age", 1]], page=1, size=7)
+    assert first["totalCount"] == 20
+    assert [r.toDict() for r in first["rowDatas"]][:2] == [{"userId": "u01", "age": 1}, {"userId": "u06", "age": 1}]
+    seen = []
+    for page in range(1, 4):
+        result = members.query("Q(age__gte=1)", orderList=[["age", 1]], page=page, size=7)
+        seen += [r.userId for r in result["rowDatas"]]
+    assert len(seen) == 20 == len(set(seen))  # ties broken by id: pages never overlap
+    assert members.query(page=5, size=7)["rowDatas"] == []
+    default = members.query()
+    assert default["totalCount"] == 25 and len(default["rowDatas"]) == 20  # page 1, size 20
+
+
+def test_null_sorts_lowest_on_every_engine(members: ModelManager, make_member: Member) -> None:
+    for user, name in (("a", "m"), ("b", None), ("c", "z")):
+        members.create(make_member(user, name=name))
+    ascending = members.query(orderList=[["name", 1]])["rowDatas"]
+    descending = members.query(orderList=[["name", -1]])["rowDatas"]
+    assert [r.userId for r in ascending] == ["b", "a", "c"]
+    assert [r.userId for r in descending] == ["c", "a", "b"]
+
+
+def test_updates_and_deletes(members: ModelManager, make_member: Member) -> None:
+    rows = [members.create(make_member(f"u{i}", age=i)) for i in range(6)]
+    updated = members.updateByPK(rows[0].id, {"name": "Zed", "age": 99})
+    assert updated is not None and updated.name == "Zed" and updated.age == 99 and updated.userId == "u0"
+    assert members.updateByPK(10**9, {"name": "ghost"}) is None
+    unchanged = members.updateByPK(rows[1].id, {})
+    assert unchanged == rows[1]
+    assert members.updateByFilter("Q(age__lt=3)", {"active": False}) == 2  # u1, u2
+    assert members.query(Q(active=False))["totalCount"] == 2
+    assert members.deleteByPK(rows[5].id) == 1
+    assert members.deleteByPK(rows[5].id) == 0
+    assert members.deleteByFilter("Q(active=False) | Q(age=99)") == 3
+    assert sorted(r.userId for r in members.query()["rowDatas"]) == ["u3", "u4"]
+    assert members.deleteByFilter(Q()) == 2
+
+
+def test_update_and_delete_by_filter_need_a_filter(members: ModelManager) -> None:
+    with pytest.raises(FilterError, match=r"Member\.deleteByFilter needs a filter; pass Q"):
+        members.deleteByFilter(None)
+    with pytest.raises(FilterError, match=r"Member\.updateByFilter needs a filter"):
+        members.updateByFilter(None, {"name": "x"})
+    with pytest.raises(QueryError, match="updateData is empty"):
+        members.updateByFilter(Q(), {})
+
+
+def test_update_or_add_inserts_then_updates(members: ModelManager) -> None:
+    created = members.updateOrAdd("Q(corpId='c9', userId='w1')", {"name": "first"})
+    assert (created.corpId, created.userId, created.name) == ("c9", "w1", "first")
+    updated = members.updateOrAdd(Q(corpId="c9", userId="w1"), {"name": "second"})
+    assert updated.id == created.id and updated.name == "second"
+    assert members.query()["totalCount"] == 1
+    members.create({"corpId": "c9", "userId": "w2"})
+    with pytest.raises(AmbiguousFilterError, match="matches several rows"):
+        members.updateOrAdd("Q(corpId='c9')", {"name": "x"})
+
+
+def test_unknown_fields_are_named_with_a_suggestion(members: ModelManager, make_member: Member) -> None:
+    row = members.create(make_member("u1"))
+    cases: list[tuple[Callable[[], Any], str]] = [
+        (
+            lambda: members.create({"corpId": "c", "userId": "x", "nmae": "a"}),
+            "'nmae' (in rowData); did you mean 'name'?",
+        ),
+        (lambda: members.updateByPK(row.id, {"Age": 1}), "'Age' (in updateData); did you mean 'age'?"),
+        (lambda: members.updateByFilter(Q(), {"activ": True}), "'activ' (in updateData); did you mean 'active'?"),
+        (lambda: members.updateOrAdd(Q(userId="u1"), {"salery": 1}), "'salery' (in updateData)"),
+        (lambda: members.query(fieldList=["userId", "agee"]), "'agee' (in fieldList); did you mean 'age'?"),
+        (lambda: members.query(orderList=[["joinedat", 1]]), "'joinedat' (in orderList); did you mean 'joinedAt'?"),
+        (lambda: members.get(Q(), orderList=[["nam", -1]]), "'nam' (in orderList); did you mean 'name'?"),
+    ]
+    for call, fragment in cases:
+        with pytest.raises(UnknownFieldError) as caught:
+            call()
+        assert str(caught.value).startswith("model Member has no field ")
+        assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"userId": "u1"}, "Member.corpId (rowData): a value is required"),
+        ({"corpId": None, "userId": "u1"}, "Member.corpId (rowData): cannot be None"),
+        (
+            {"corpId": "c", "userId": "u" * 65},
+            "Member.userId (rowData): text is 65 characters long; the field allows 64",
+        ),
+        ({"corpId": "c", "userId": "u", "age": "3"}, "Member.age (rowData): expected an integer, got str"),
+        ({"corpId": "c", "userId": "u", "age": 2**63}, "integer does not fit in 64 bits"),
+        ({"corpId": "c", "userId": "u", "salary": "1e10"}, "does not fit Numeric(10, 2)"),
+        ({"corpId": "c", "userId": "u", "active": "yes"}, "Member.active (rowData): expected True or False"),
+        ({"corpId": "c", "userId": "u", "departments": "1,2"}, "Member.departments (rowData): expected a list"),
+        ({"corpId": "c", "userId": "u", "extra": {"a": {1, 2}}}, "not JSON-serialisable"),
+        ({"corpId": "c", "userId": "u", "name": "a\x00b"}, "NUL character"),
+        ({"corpId": "c", "userId": "u", "id": 5}, "Member.id (rowData): the database assigns it (AutoInt)"),
+    ],
+)
+def test_bad_values_are_rejected_before_the_database(members: ModelManager, row: dict[str, Any], message: str) -> None:
+    with pytest.raises(FieldValueError) as caught:
+        members.create(row)
+    assert message in str(caught.value)
+    assert members.query()["totalCount"] == 0
+
+
+def test_primary_key_cannot_change_and_must_be_valid(members: ModelManager, make_member: Member) -> None:
+    row = members.create(make_member("u1"))
+    with pytest.raises(FieldValueError, match="the primary key cannot be changed"):
+        members.updateByPK(row.id, {"id": 7})
+    with pytest.raises(FieldValueError, match=r"Member.id \(primary key\): expected an integer, got str"):
+        members.deleteByPK("1")
+
+
+def test_duplicate_unique_key_is_a_constraint_error(members: ModelManager, make_member: Member) -> None:
+    members.create(make_member("u1"))
+    with pytest.raises(ConstraintError, match="Member: the database refused the write"):
+        members.create(make_member("u1"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"page": 0}, "page must be a positive integer"),
+        ({"size": -1}, "size must be a positive integer"),
+        ({"size": True}, "size must be a positive integer"),
+        ({"orderList": [["age", 2]]}, "direction for 'age' must be 1 or -1"),
+        ({"orderList": ["age"]}, r"orderList entries are \[field, 1 \| -1\]"),
+        ({"orderList": [["departments", 1]]}, "cannot order by JitList field 'departments'"),
+        ({"fieldList": "userId"}, "fieldList is a list of field names"),
+    ],
+)
+def test_malformed_query_arguments(members: ModelManager, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        members.query(**kwargs)
+
+
+def test_one_model_bound_to_two_engines(
+    database: Any, member_model: type[Model], make_member: Member, tmp_path: Any
+) -> None:
+    # On the PostgreSQL run this is PostgreSQL and SQLite side by side in one process.
+    first = member_model.bind(database.open())
+    other_engine = create_sqlite_engine(tmp_path / "other.db")
+    try:
+        second = member_model.bind(other_engine)
+        first.create(make_member("only-first", age=1))
+        second.create(make_member("only-second", age=2))
+        second.createOrUpdateMany([make_member("bulk", age=3)])
+        assert [r.userId for r in first.query()["rowDatas"]] == ["only-first"]
+        assert sorted(r.userId for r in second.query()["rowDatas"]) == ["bulk", "only-second"]
+    finally:
+        other_engine.dispose()
+
+
+def test_concurrent_writers_from_threads(engine: Engine, member_model: type[Model]) -> None:
+    members = member_model.bind(engine)
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for i in range(15):
+                members.create({"corpId": "c", "userId": f"w{worker}-{i}"})
+                members.updateOrAdd(Q(corpId="c", userId=f"shared-{i}"), {"age": worker})
+                members.createOrUpdateMany([{"corpId": "c", "userId": f"bulk-{i}", "age": worker}])
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert members.query("Q(userId__startswith='w')")["totalCount"] == 90
+    assert members.query("Q(userId__startswith='shared-')")["totalCount"] == 15
+    assert members.query("Q(userId__startswith='bulk-')")["totalCount"] == 15

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import importer
 from .element import Element
@@ -17,6 +17,8 @@ from .names import check_full_name, suggest
 from .schema import masked_dump
 
 __all__ = ["App"]
+
+T = TypeVar("T")
 
 
 class App:
@@ -35,6 +37,9 @@ class App:
         self.appId: str = manifest.appId
         self.title: str = manifest.title
         self.version: str = manifest.version
+        #: An httpx transport every WeCom/WeChat client of this app uses (the sandbox sets one in tests).
+        self.httpTransport: Any = None
+        self._shared: dict[str, Any] = {}
         self._objects: dict[str, Any] = {}
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
@@ -76,6 +81,19 @@ class App:
         if spec is None:
             raise self._not_found(fullName)
         return spec
+
+    def shared(self, key: str, factory: Callable[[], T]) -> T:
+        """Return the app-wide object stored under key, creating it once with factory."""
+        try:
+            found: T = self._shared[key]
+            return found
+        except KeyError:
+            pass
+        with self._lock_for(f"shared:{key}"):
+            if key not in self._shared:
+                self._shared[key] = factory()
+            made: T = self._shared[key]
+            return made
 
     def describe(self, fullName: str) -> dict[str, Any]:
         """Return what ``jitlite show`` prints about an element: origin, declaration, config (masked)."""

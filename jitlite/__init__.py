@@ -4,6 +4,7 @@ from .app import App
 from .element import Element
 from .errors import (
     AuthError,
+    CorpNotAuthorized,
     ElementBuildError,
     ElementLoadError,
     ElementNotFound,
@@ -11,6 +12,7 @@ from .errors import (
     JitliteError,
     LoginCodeInvalid,
     LoginInactive,
+    LoginStateInvalid,
     Problem,
     SessionInvalid,
 )
@@ -18,6 +20,7 @@ from .errors import (
 __all__ = [
     "App",
     "AuthError",
+    "CorpNotAuthorized",
     "Element",
     "ElementBuildError",
     "ElementLoadError",
@@ -26,6 +29,7 @@ __all__ = [
     "JitliteError",
     "LoginCodeInvalid",
     "LoginInactive",
+    "LoginStateInvalid",
     "Problem",
     "SessionInvalid",
 ]

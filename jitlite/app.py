@@ -40,6 +40,7 @@ class App:
         #: An httpx transport every WeCom/WeChat client of this app uses (the sandbox sets one in tests).
         self.httpTransport: Any = None
         self._shared: dict[str, Any] = {}
+        self._settings_overrides: dict[str, Any] = {}
         self._objects: dict[str, Any] = {}
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
@@ -57,8 +58,14 @@ class App:
 
     @property
     def settings(self) -> dict[str, Any]:
-        """Return settings: app.json ``settings`` of each layer, then jitlite.toml ``[settings]``."""
-        return self._index.settings
+        """Return settings: app.json ``settings`` of each layer, jitlite.toml ``[settings]``, then ``configure``."""
+        if not self._settings_overrides:
+            return self._index.settings
+        return {**self._index.settings, **self._settings_overrides}
+
+    def configure(self, **settings: Any) -> None:
+        """Override settings in this process (tests and the sandbox point API hosts elsewhere this way)."""
+        self._settings_overrides.update(settings)
 
     @property
     def appDataDir(self) -> Path:
@@ -73,6 +80,11 @@ class App:
     def specs(self) -> list[ElementSpec]:
         """Return the spec of every visible element, sorted by fullName."""
         return [self._index.visible[name] for name in sorted(self._index.visible)]
+
+    def instancesOf(self, typeName: str) -> list[str]:
+        """Return the fullNames of the instances of a Type (or of Types extending it), sorted."""
+        return [spec.full_name for spec in self.specs()
+                if spec.kind == "instance" and typeName in (self._index.type_chain(spec.full_name) or ())]
 
     def spec(self, fullName: str) -> ElementSpec:
         """Return the spec of one element; raise ElementNotFound if there is none."""

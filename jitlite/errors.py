@@ -10,6 +10,8 @@ Exception tree::
     └── AuthError               a login or session request was refused
         ├── LoginInactive       the login element is disabled (isActive false)
         ├── LoginCodeInvalid    a login code is unknown, used, expired or for another corp
+        ├── LoginStateInvalid   an OAuth state is unknown, used or expired
+        ├── CorpNotAuthorized   the corp has not authorised the suite, or cancelled it
         └── SessionInvalid      a session token is unknown, expired or revoked
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "AuthError",
+    "CorpNotAuthorized",
     "ElementBuildError",
     "ElementLoadError",
     "ElementNotFound",
@@ -27,6 +30,7 @@ __all__ = [
     "JitliteError",
     "LoginCodeInvalid",
     "LoginInactive",
+    "LoginStateInvalid",
     "Problem",
     "SessionInvalid",
 ]
@@ -105,3 +109,11 @@ class LoginCodeInvalid(AuthError):
 
 class SessionInvalid(AuthError):
     """A session token is unknown, expired or revoked."""
+
+
+class LoginStateInvalid(AuthError):
+    """An OAuth ``state`` came back unknown, already used or expired (a forged or stale redirect)."""
+
+
+class CorpNotAuthorized(AuthError):
+    """The corp has not authorised the suite, or has cancelled the authorisation."""

@@ -12,6 +12,8 @@ import pytest
 
 import jitlite
 
+pytest_plugins = ["jitlite.sandbox.testing"]
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_APPS = Path(__file__).resolve().parent / "elements"
 DEMO_APP = ROOT / "elements"

@@ -36,6 +36,8 @@ from jitlite.sandbox.state import SandboxState
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from jitlite.app import App
+
 __all__ = [
     "SANDBOX_BASE_URL",
     "PushRouter",
@@ -88,6 +90,24 @@ class Sandbox:
         else:
             self.router.routes[host] = transport
         self.state.push_transport = self.router
+
+    def connect(self, app: App, *, callback_host: str = "jitlite-app.test") -> None:
+        """Point a jitlite App at this sandbox: its API calls, login URLs and the suites' callbacks.
+
+        The App's WeCom/WeChat clients talk to the sandbox in process; each suite of the App's
+        ``auths.loginTypes.QywxProxyType`` elements gets its callbacks pushed to the App's web layer.
+        """
+        from jitlite.web import create_web_app
+
+        app.httpTransport = self.transport
+        app.configure(wecomBaseUrl=self.base_url, wechatBaseUrl=self.base_url,
+                      wecomLoginBaseUrl=self.base_url, wechatOpenBaseUrl=self.base_url)
+        self.route_pushes_to(create_web_app(app), host=callback_host)
+        for name in app.instancesOf("auths.loginTypes.QywxProxyType"):
+            login = app.getElement(name)
+            if login.suiteId in self.state.suites:
+                url = f"http://{callback_host}/callbacks/qywx-proxy/{name}"
+                self.state.update_suite(login.suiteId, callback_url=url, data_callback_url=url)
 
     def authorize(self, suite_id: str = defaults.DEFAULT_SUITE_ID, corp_id: str = defaults.DEFAULT_CORP_ID,
                   **options: Any) -> AuthCode:

@@ -25,12 +25,13 @@ class QywxProxyAuthTable(Model):
     corpId = Stext(max_length=64, title="Authorised corp id")
     corpName = Stext(max_length=255, nullable=True, title="Corp name")
     agentId = Stext(max_length=32, nullable=True, title="The app's agent id in the corp")
-    permanentCode = Secret(title="Permanent code (the corp's app secret in proxy development)")
+    permanentCode = Secret(nullable=True, title="Permanent code (the corp's app secret in proxy development)")
     authInfo = JitDict(nullable=True, title="The last auth info WeCom returned")
     orgCode = Stext(max_length=64, nullable=True, unique=True, title="Organisation code for QR login")
     status = Stext(max_length=16, default="active", title="active or cancelled")
     authorizedAt = Datetime(default=_now, title="First authorised")
     cancelledAt = Datetime(nullable=True, title="When the authorisation was cancelled")
+    lastEventAt = Datetime(nullable=True, title="Time of the newest auth event applied (orders late deliveries)")
     updatedAt = Datetime(default=_now, title="Last change")
 
 

@@ -173,9 +173,10 @@ class SandboxState:
         self.close()
 
     def close(self) -> None:
-        """Stop the ticket thread and cut short any push waiting to retry."""
-        self.stop_ticket_thread()
+        """Cut short any push waiting to retry, then stop the ticket thread."""
+        # The pusher first: a ticket push mid-retry would otherwise hold up the thread's join.
         self.pusher.close()
+        self.stop_ticket_thread()
 
     @property
     def push_transport(self) -> httpx.BaseTransport | None:

@@ -78,7 +78,7 @@ def test_serve_runs_pushes_a_ticket_on_start_and_stops_on_interrupt(
             assert time.monotonic() < deadline, "no suite_ticket pushed on start"
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=30) == 0  # generous: CI machines are shared and slow
     finally:
         if process.poll() is None:
             process.kill()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -128,26 +127,40 @@ def keygen() -> None:
 @main.command()
 @click.argument("app_path", metavar="[APP]", default="elements",
                 type=click.Path(file_okay=False, path_type=Path))
-def demo(app_path: Path) -> None:
-    """Open the demo app, check it and show its seed elements (secrets masked)."""
+@click.option("--member", default="wangfang", show_default=True, help="The sandbox member who logs in.")
+def demo(app_path: Path, member: str) -> None:
+    """Run the default app end to end against an in-process sandbox (no network)."""
+    from .demo import run_demo
+
     app = _open(app_path)
     failures = app.checkClasses()
     if failures:
         for failure in failures:
             err_console.print(f"- {failure}", markup=False)
         sys.exit(1)
-    console.rule(f"{app.title} — layers {' → '.join(app.layers)}")
-    for spec in app.specs():
-        if spec.kind != "instance" or spec.layer.is_official:
-            continue
-        element: Any = app.getElement(spec.full_name)
-        console.print(f"[bold]{spec.full_name}[/bold]  ({spec.type_name})")
-        details: dict[str, Any] = {"title": element.title}
-        for prop in ("authType", "authModelElemName", "isActive", "authConfig", "corpId", "authFullName",
-                     "corpFullName"):
-            if hasattr(type(element), prop):
-                details[prop] = getattr(element, prop)
-        if hasattr(element, "getLoginConfig"):
-            details["getLoginConfig()"] = element.getLoginConfig()
-        console.print_json(json.dumps(details, ensure_ascii=False))
-    console.print("Demo app checked: every element loads and validates.", markup=False)
+    console.print(f"{app.title}: layers {' → '.join(app.layers)}; data in {app.appDataDir}", markup=False)
+    result = run_demo(app, console, member)
+    console.rule()
+    console.print(f"Demo done: user {result['userId']} logged in to {result['corpId']} by QR code and from the "
+                  "workbench.", markup=False)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (no auth: keep loopback).")
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--org", "org_file", type=click.Path(dir_okay=False, exists=True), help="A JSON org file.")
+@click.option("--members", type=int, help="Generate this many members …")
+@click.option("--depts", type=int, help="… over this many departments.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the generated org.")
+@click.option("--ticket-interval", default=600.0, show_default=True, type=float,
+              help="Seconds between suite_ticket pushes (0: none).")
+@click.option("--callback-url", help="Where the default suite's callbacks are pushed.")
+def sandbox(host: str, port: int, org_file: str | None, members: int | None, depts: int | None, seed: int,
+            ticket_interval: float, callback_url: str | None) -> None:
+    """Run the local WeCom and WeChat emulator as a server."""
+    if org_file and (members or depts):
+        raise click.UsageError("give --org or --members/--depts, not both")
+    from .sandbox.server import serve
+
+    serve(host, port, org_file=org_file, members=members, depts=depts, seed=seed,
+          ticket_interval=ticket_interval, callback_url=callback_url)

@@ -47,6 +47,7 @@ from .fields import (
     Numeric,
     Secret,
     Stext,
+    utc_now,
 )
 from .model import Model, ModelManager, Row
 from .qfilter import Q, parse_filter
@@ -86,5 +87,6 @@ __all__ = [
     "create_sqlite_engine",
     "ensure_schema",
     "parse_filter",
+    "utc_now",
     "write_engine",
 ]

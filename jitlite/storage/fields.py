@@ -41,6 +41,11 @@ ALL_LOOKUPS = frozenset(
 _ORDERED_LOOKUPS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "isnull", "range"})
 
 
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware in UTC (the default of created/updated fields)."""
+    return datetime.now(timezone.utc)
+
+
 class _Missing:
     """The "no default" marker (None is a legitimate default)."""
 

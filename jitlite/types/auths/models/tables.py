@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from jitlite.storage import Datetime, JitList, Model, Stext, utc_now
 
-from jitlite.storage import Datetime, JitList, Model, Stext
-
-__all__ = ["LoginCodeTable", "SessionTable", "UserTable", "WeComIdentityTable", "utc_now"]
-
-
-def utc_now() -> datetime:
-    """Return the current time, timezone-aware in UTC."""
-    return datetime.now(timezone.utc)
+__all__ = ["LoginCodeTable", "SessionTable", "UserTable", "WeComIdentityTable"]
 
 
 class UserTable(Model):

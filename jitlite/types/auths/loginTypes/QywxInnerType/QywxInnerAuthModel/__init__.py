@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from jitlite.meta.models import ModelElement
-from jitlite.storage import Boolean, Datetime, JitList, Model, Secret, Stext
+from jitlite.storage import Boolean, Datetime, JitList, Model, Secret, Stext, utc_now
 
 __all__ = ["QywxInnerAuthModel", "QywxInnerAuthTable"]
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class QywxInnerAuthTable(Model):
@@ -36,8 +30,8 @@ class QywxInnerAuthTable(Model):
     accessToken = Secret(nullable=True, title="Access token")
     refreshToken = Secret(nullable=True, title="Refresh token")
     expiresAt = Datetime(nullable=True, title="Token expiry")
-    createdAt = Datetime(default=_now, title="Created")
-    updatedAt = Datetime(default=_now, title="Updated")
+    createdAt = Datetime(default=utc_now, title="Created")
+    updatedAt = Datetime(default=utc_now, title="Updated")
 
 
 class QywxInnerAuthModel(ModelElement):

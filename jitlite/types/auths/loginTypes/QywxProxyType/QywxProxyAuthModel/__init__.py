@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from jitlite.meta.models import ModelElement
-from jitlite.storage import Datetime, JitDict, Model, Secret, Stext
+from jitlite.storage import Datetime, JitDict, Model, Secret, Stext, utc_now
 
 __all__ = ["QywxProxyAuthModel", "QywxProxyAuthTable"]
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class QywxProxyAuthTable(Model):
@@ -29,10 +23,10 @@ class QywxProxyAuthTable(Model):
     authInfo = JitDict(nullable=True, title="The last auth info WeCom returned")
     orgCode = Stext(max_length=64, nullable=True, unique=True, title="Organisation code for QR login")
     status = Stext(max_length=16, default="active", title="active or cancelled")
-    authorizedAt = Datetime(default=_now, title="First authorised")
+    authorizedAt = Datetime(default=utc_now, title="First authorised")
     cancelledAt = Datetime(nullable=True, title="When the authorisation was cancelled")
     lastEventAt = Datetime(nullable=True, title="Time of the newest auth event applied (orders late deliveries)")
-    updatedAt = Datetime(default=_now, title="Last change")
+    updatedAt = Datetime(default=utc_now, title="Last change")
 
 
 class QywxProxyAuthModel(ModelElement):

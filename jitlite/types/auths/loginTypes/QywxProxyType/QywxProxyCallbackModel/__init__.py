@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from jitlite.meta.models import ModelElement
-from jitlite.storage import Datetime, Integer, Ltext, Model, Secret, Stext
+from jitlite.storage import Datetime, Integer, Ltext, Model, Secret, Stext, utc_now
 
 __all__ = ["CALLBACK_STATUSES", "QywxProxyCallbackModel", "QywxProxyCallbackTable"]
 
 # "processing" marks a record a worker has claimed, so two workers never run one callback.
 CALLBACK_STATUSES = ("pending", "processing", "done", "failed")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class QywxProxyCallbackTable(Model):
@@ -34,7 +28,7 @@ class QywxProxyCallbackTable(Model):
     attempts = Integer(default=0, title="Processing attempts")
     lastError = Ltext(nullable=True, title="The last processing error")
     note = Ltext(nullable=True, title="What processing did")
-    receivedAt = Datetime(default=_now, title="Received")
+    receivedAt = Datetime(default=utc_now, title="Received")
     processedAt = Datetime(nullable=True, title="Last processed")
 
 

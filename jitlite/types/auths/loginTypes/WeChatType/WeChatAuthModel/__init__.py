@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from jitlite.meta.models import ModelElement
-from jitlite.storage import Datetime, Model, Secret, Stext
+from jitlite.storage import Datetime, Model, Secret, Stext, utc_now
 
 __all__ = ["WeChatAuthModel", "WeChatAuthTable"]
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class WeChatAuthTable(Model):
@@ -26,8 +20,8 @@ class WeChatAuthTable(Model):
     openId = Stext(max_length=128, title="openId (per app)")
     unionId = Stext(max_length=128, nullable=True, title="unionId (per Open Platform account)")
     refreshToken = Secret(nullable=True, title="OAuth refresh token")
-    createdAt = Datetime(default=_now, title="Created")
-    updatedAt = Datetime(default=_now, title="Updated")
+    createdAt = Datetime(default=utc_now, title="Created")
+    updatedAt = Datetime(default=utc_now, title="Updated")
 
 
 class WeChatAuthModel(ModelElement):

@@ -5,6 +5,7 @@ for a test or benchmark that needs real sockets.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from typing import Any
@@ -75,6 +76,17 @@ class SandboxServer:
         self.stop()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """Stop on SIGINT and SIGTERM even when started with SIGINT ignored (a background job of a script)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
 def serve(host: str = "127.0.0.1", port: int = 8765, org_file: str | os.PathLike[str] | None = None,
           members: int | None = None, depts: int | None = None, seed: int = 0,
           ticket_interval: float = 600.0, *, callback_url: str | None = None) -> None:
@@ -90,6 +102,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, org_file: str | os.PathLike
     print(f"jitlite sandbox on http://{bound_host}:{bound_port} — corps: {corps}", file=sys.stderr)
     if ticket_interval:
         state.start_ticket_thread(ticket_interval)
+    _stop_on_signals()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

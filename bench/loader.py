@@ -20,9 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 import jitlite
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+ENVIRON = {"JITLITE_SECRET_KEY": Fernet.generate_key().decode()}  # login Types need it to start
 
 
 def write_app(root: Path, count: int) -> list[str]:
@@ -78,15 +81,16 @@ def baseline(root: Path) -> float:
 
 def startup(root: Path) -> tuple[float, jitlite.App]:
     start = time.perf_counter()
-    app = jitlite.App(root, environ={})
+    app = jitlite.App(root, environ=ENVIRON)
     return time.perf_counter() - start, app
 
 
 def cold_startup(root: Path) -> float:
     """Time App(path) in a fresh interpreter (imports included), as a deployment would see it."""
-    code = ("import time, sys; t = time.perf_counter(); import jitlite; jitlite.App(sys.argv[1], environ={}); "
-            "print(time.perf_counter() - t)")
-    out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
+    code = ("import time, sys; t = time.perf_counter(); import jitlite; "
+            "jitlite.App(sys.argv[1], environ={'JITLITE_SECRET_KEY': sys.argv[2]}); print(time.perf_counter() - t)")
+    out = subprocess.run([sys.executable, "-c", code, str(root), ENVIRON["JITLITE_SECRET_KEY"]],
+                         capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
 

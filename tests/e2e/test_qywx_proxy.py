@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -275,3 +276,35 @@ def test_web_layer_end_to_end(demo: jitlite.App, sandbox: Sandbox) -> None:
     assert [(p.event, p.attempt, p.status, p.answer) for p in pushes] == [
         ("suite_ticket", 1, 200, "success"), ("create_auth", 1, 200, "success")]
     assert all(p.url == f"http://jitlite-app.test/callbacks/qywx-proxy/{PROXY}" for p in pushes)
+
+
+def test_two_suites_in_one_app_keep_their_own_tickets_and_corps(
+        open_demo: Callable[[], jitlite.App], sandbox: Sandbox, tmp_path: Any) -> None:
+    second_suite, key = "tjsandboxsuite0002", "Z" * 43
+    sandbox.state.register_suite(second_suite, "second-secret", "secondtoken", key, kind="customized")
+    root = tmp_path / "demo"
+    folder = root / "auths" / "QywxProxySecond"
+    folder.mkdir(parents=True)
+    (folder / "e.json").write_text('{"title": "Second suite", "type": "auths.loginTypes.QywxProxyType"}')
+    config = {"authConfig": {"suiteId": second_suite, "suiteSecret": "second-secret", "encodingAESKey": key,
+                             "token": "secondtoken"}}
+    (folder / "QywxProxySecond.json").write_text(json.dumps(config))
+    app = open_demo()
+    first, second = app.getElement(PROXY), app.getElement("auths.QywxProxySecond")
+    sandbox.state.push_suite_ticket()  # every suite with a callback URL gets its own ticket
+    sandbox.authorize(second_suite, CORP)
+    assert service(app).waitIdle(10)
+    tickets = WeComContext.of(app).tickets
+    assert tickets.latest(DEFAULT_SUITE_ID)[0] != tickets.latest(second_suite)[0]  # type: ignore[index]
+    assert second.corpAuth(CORP).status == "active"
+    with pytest.raises(CorpNotAuthorized):
+        first.corpAuth(CORP)  # the first suite was not installed in this corp
+    # One shared callback URL works too: the signature tells which suite a callback is for.
+    later = int(time.time()) + 60  # newer than the pushed ticket: the newest ticket wins
+    shared = service(app).notify(**event(second, "suite_ticket", later, "shared-1", SuiteTicket="via-shared-url"))
+    assert shared.get_data(as_text=True) == "success"
+    assert service(app).waitIdle(10) and tickets.latest(second_suite)[0] == "via-shared-url"  # type: ignore[index]
+    workbench_url = second.buildWorkbenchUrl(CORP, "https://app.example/wb")
+    query = parse_qs(urlsplit(workbench_url.split("#")[0]).query)
+    assert workbench_url.endswith("#wechat_redirect") and query["scope"] == ["snsapi_base"]
+    assert query["appid"] == [CORP] and query["agentid"] == [second.corpAuth(CORP).agentId] and query["state"]

@@ -41,6 +41,7 @@ class App:
         self.httpTransport: Any = None
         self._shared: dict[str, Any] = {}
         self._settings_overrides: dict[str, Any] = {}
+        self._instances_of: dict[str, list[str]] = {}
         self._objects: dict[str, Any] = {}
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
@@ -83,8 +84,12 @@ class App:
 
     def instancesOf(self, typeName: str) -> list[str]:
         """Return the fullNames of the instances of a Type (or of Types extending it), sorted."""
-        return [spec.full_name for spec in self.specs()
+        found = self._instances_of.get(typeName)
+        if found is None:  # the index never changes, so one walk per Type is enough
+            found = self._instances_of[typeName] = [
+                spec.full_name for spec in self.specs()
                 if spec.kind == "instance" and typeName in (self._index.type_chain(spec.full_name) or ())]
+        return list(found)
 
     def spec(self, fullName: str) -> ElementSpec:
         """Return the spec of one element; raise ElementNotFound if there is none."""

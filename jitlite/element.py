@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -21,9 +21,6 @@ class Element:
     Type classes subclass a Meta's base class, which subclasses this. ``onLoad`` runs once after
     construction; override it for set-up that needs the finished object.
     """
-
-    #: Declaration keys whose values are secrets, masked by ``describe`` (extended by Types).
-    secretKeys: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, *, app: App, spec: ElementSpec, declaration: Declaration, config: BaseModel) -> None:
         self.app = app

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -91,7 +92,7 @@ class AppIndex:
         """Return the app's own layer (the highest)."""
         return self.layers[-1]
 
-    @property
+    @cached_property
     def settings(self) -> dict[str, Any]:
         """Return settings: app.json ``settings`` of each layer, then jitlite.toml ``[settings]``."""
         merged: dict[str, Any] = {}
@@ -120,11 +121,6 @@ class AppIndex:
     def type_names(self) -> list[str]:
         """Return the fullNames of every visible Meta and Type."""
         return [n for n, s in self.visible.items() if s.kind in ("meta", "type")]
-
-    def schema_for(self, spec: ElementSpec) -> ElementSchema:
-        """Return the schema that validates an instance of spec's type."""
-        assert spec.type_spec is not None
-        return self.schemas[spec.type_spec.full_name]
 
 
 @contextmanager

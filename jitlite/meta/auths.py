@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
 from ..element import Element
 from ..errors import LoginInactive
@@ -49,7 +49,3 @@ class LoginType(Element):
         if not self.isActive:
             raise LoginInactive(f"login through {self.fullName} is disabled (isActive is false in its config); "
                                 "set \"isActive\": true to enable it")
-
-    def _secret(self, value: SecretStr | str) -> str:
-        """Return the plain text of a secret config value."""
-        return value.get_secret_value() if isinstance(value, SecretStr) else value

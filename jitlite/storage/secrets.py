@@ -8,11 +8,11 @@ from typing import NoReturn
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from ..variables import SECRET_KEY_VARIABLE
 from .errors import SecretKeyError
 
 __all__ = ["SECRET_KEY_VARIABLE", "SecretBox"]
 
-SECRET_KEY_VARIABLE = "JITLITE_SECRET_KEY"
 
 
 class SecretBox:

@@ -31,7 +31,6 @@ from jitlite.wecom import (
     DecryptedMessage,
     ReplayedNonce,
     SignatureMismatch,
-    StaleTimestamp,
 )
 from jitlite.wecom.errors import redact
 
@@ -146,13 +145,8 @@ class QywxProxyAuthService(Service):
     def _reject(self, exc: CallbackError) -> Response:
         """Refuse a bad callback: log which check failed, tell the sender nothing more."""
         log.warning("callback refused: %s: %s", type(exc).__name__, exc)
-        if isinstance(exc, BodyTooLarge):
-            return _plain("invalid callback", 413)
-        if isinstance(exc, SignatureMismatch):
-            return _plain("invalid callback", 403)
-        if isinstance(exc, StaleTimestamp):
-            return _plain("invalid callback", 400)
-        return _plain("invalid callback", 400)
+        status = 413 if isinstance(exc, BodyTooLarge) else 403 if isinstance(exc, SignatureMismatch) else 400
+        return _plain("invalid callback", status)
 
     def _receive_id_allowed(self, instance: Any, receive_id: str) -> bool:
         if receive_id in (instance.suiteId, instance.corpId):

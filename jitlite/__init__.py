@@ -1,8 +1,8 @@
 """jitlite: a Python element runtime (Meta → Type → Instance) with official WeCom and WeChat Types."""
 
-from .app import App
-from .element import Element
-from .errors import (
+from .runtime.app import App
+from .runtime.element import Element
+from .runtime.errors import (
     AuthError,
     CorpNotAuthorized,
     ElementBuildError,

@@ -6,9 +6,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ..element import Element
-from ..errors import LoginInactive
-from ..schema import masked_dump
+from ..runtime.element import Element
+from ..runtime.errors import LoginInactive
+from ..runtime.schema import masked_dump
 
 __all__ = ["LoginInactive", "LoginType"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..cache import Cache, CacheLock
-from ..element import Element
+from ..runtime.element import Element
 
 __all__ = ["CacheElement"]
 

@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy.engine import Engine
 
-from ..element import Element
+from ..runtime.element import Element
 from ..storage import SECRET_KEY_VARIABLE, SecretBox
 from ..storage.errors import SecretKeyError
 

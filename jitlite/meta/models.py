@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from ..element import Element
-from ..errors import ElementBuildError
+from ..runtime.element import Element
+from ..runtime.errors import ElementBuildError
 from ..storage import Model, ModelManager, Row
 from ..storage.model import FilterArg
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..element import Element
+from ..runtime.element import Element
 
 __all__ = ["Service"]
 

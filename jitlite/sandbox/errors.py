@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jitlite.errors import JitliteError
+from jitlite.runtime.errors import JitliteError
 
 __all__ = ["ERRMSG", "ApiError", "SandboxError", "errmsg"]
 

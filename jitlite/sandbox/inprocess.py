@@ -20,7 +20,7 @@ from jitlite.sandbox.state import SandboxState
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-    from jitlite.app import App
+    from jitlite.runtime.app import App
 
 __all__ = ["SANDBOX_BASE_URL", "PushRouter", "Sandbox"]
 

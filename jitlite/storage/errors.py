@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-from ..errors import JitliteError
+from ..runtime.errors import JitliteError
 
 __all__ = [
     "AmbiguousFilterError",

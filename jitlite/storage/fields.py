@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
+from ..runtime import clock
 from .errors import ModelDefinitionError
 
 __all__ = [
@@ -43,7 +44,7 @@ _ORDERED_LOOKUPS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin",
 
 def utc_now() -> datetime:
     """Return the current time, timezone-aware in UTC (the default of created/updated fields)."""
-    return datetime.now(timezone.utc)
+    return clock.utc_now()
 
 
 class _Missing:

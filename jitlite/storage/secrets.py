@@ -8,7 +8,7 @@ from typing import NoReturn
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from ..variables import SECRET_KEY_VARIABLE
+from ..runtime.variables import SECRET_KEY_VARIABLE
 from .errors import SecretKeyError
 
 __all__ = ["SECRET_KEY_VARIABLE", "SecretBox"]

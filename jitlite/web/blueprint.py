@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from jitlite.app import App
-from jitlite.errors import AuthError, ElementNotFound, InvalidElementName
+from jitlite.runtime.app import App
+from jitlite.runtime.errors import AuthError, ElementNotFound, InvalidElementName
 from jitlite.wecom import WeComAPIError, WeComError
 
 __all__ = ["blueprint", "create_web_app"]

@@ -21,7 +21,7 @@ from .client import DEFAULT_TIMEOUT
 from .tokens import TokenManager
 
 if TYPE_CHECKING:
-    from jitlite.app import App
+    from jitlite.runtime.app import App
 
 __all__ = ["DEFAULT_HOSTS", "DatabaseTicketStore", "WeComContext"]
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 import jitlite
 from jitlite.cli import main
-from jitlite.demo import run_demo
+from jitlite.cli.demo import run_demo
 
 from ..conftest import DEMO_APP  # type: ignore[import-not-found]
 

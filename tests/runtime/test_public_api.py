@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 import pytest
 
 import jitlite
+import jitlite.runtime
 
 MODULES = [
-    "jitlite", "jitlite.app", "jitlite.element", "jitlite.errors", "jitlite.index", "jitlite.importer",
-    "jitlite.layers", "jitlite.names", "jitlite.reporting", "jitlite.schema", "jitlite.skeleton",
-    "jitlite.variables", "jitlite.meta", "jitlite.cli",
+    "jitlite", "jitlite.runtime", "jitlite.meta", "jitlite.cli",
+    *(f"jitlite.runtime.{m.name}" for m in pkgutil.iter_modules(jitlite.runtime.__path__)),
 ]
 
 
@@ -25,5 +26,5 @@ def test_all_names_exist(name: str) -> None:
 
 
 def test_package_exports_every_public_error_and_class() -> None:
-    assert set(jitlite.errors.__all__) <= set(jitlite.__all__)
+    assert set(jitlite.runtime.errors.__all__) <= set(jitlite.__all__)
     assert {"App", "Element"} <= set(jitlite.__all__)

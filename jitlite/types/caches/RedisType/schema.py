@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from jitlite.schema import ConfigModel, Secret
+from jitlite.runtime.schema import ConfigModel, Secret
 
 __all__ = ["Config"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from jitlite.schema import ConfigModel, NonEmptyStr
+from jitlite.runtime.schema import ConfigModel, NonEmptyStr
 
 __all__ = ["Config"]
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from jitlite.schema import ConfigModel, WeComId, refers_to
-from jitlite.schema import Declaration as BaseDeclaration
+from jitlite.runtime.schema import ConfigModel, WeComId, refers_to
+from jitlite.runtime.schema import Declaration as BaseDeclaration
 
 __all__ = ["Config", "Declaration"]
 

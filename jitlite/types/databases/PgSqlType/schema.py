@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from jitlite.schema import ConfigModel, Secret, invalid
+from jitlite.runtime.schema import ConfigModel, Secret, invalid
 
 __all__ = ["Config"]
 

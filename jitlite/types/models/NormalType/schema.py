@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from jitlite.schema import ConfigModel, refers_to
+from jitlite.runtime.schema import ConfigModel, refers_to
 
 __all__ = ["Config"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from jitlite.schema import AgentId, ConfigModel, HttpUrlStr, Secret, WeComId
+from jitlite.runtime.schema import AgentId, ConfigModel, HttpUrlStr, Secret, WeComId
 
 __all__ = ["Config"]
 

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from jitlite.errors import AuthError, CorpNotAuthorized, LoginStateInvalid
 from jitlite.meta.auths import LoginType
+from jitlite.runtime.errors import AuthError, CorpNotAuthorized, LoginStateInvalid
 from jitlite.storage import Q, Row
 from jitlite.wecom import ProxyCorpClient, SuiteClient, WeComAPIError, WeComCrypto
 from jitlite.wecom.context import WeComContext

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from jitlite.schema import CallbackToken, ConfigModel, EncodingAESKey, Secret, WeComId
+from jitlite.runtime.schema import CallbackToken, ConfigModel, EncodingAESKey, Secret, WeComId
 
 __all__ = ["AuthConfig", "Config"]
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from jitlite.schema import ConfigModel, NonEmptyStr, Secret, WeComId
-from jitlite.schema import Declaration as BaseDeclaration
+from jitlite.runtime.schema import ConfigModel, NonEmptyStr, Secret, WeComId
+from jitlite.runtime.schema import Declaration as BaseDeclaration
 
 __all__ = ["AuthConfig", "Config", "Declaration"]
 

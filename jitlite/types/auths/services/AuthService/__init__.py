@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
-from jitlite.errors import LoginCodeInvalid, SessionInvalid
 from jitlite.meta.services import Service
+from jitlite.runtime.errors import LoginCodeInvalid, SessionInvalid
 from jitlite.storage import Q, Row
 
 __all__ = ["LOGIN_CODE_TTL", "PLATFORMS", "AuthService", "LoginPlatform"]

@@ -22,8 +22,8 @@ from typing import Any
 
 from flask import Response, request
 
-from jitlite.errors import AuthError, CorpNotAuthorized
 from jitlite.meta.services import Service
+from jitlite.runtime.errors import AuthError, CorpNotAuthorized
 from jitlite.storage import ConstraintError, Q, Row
 from jitlite.wecom import (
     BodyTooLarge,

@@ -353,11 +353,11 @@ def _import_schema(spec: ElementSpec, problems: list[Problem]) -> ElementSchema 
     declaration = getattr(module, "Declaration", Declaration)
     if not (isinstance(config, type) and issubclass(config, BaseModel)):
         problems.append(Problem(spec.full_name, path, "schema.py defines no pydantic model named Config",
-                                "define `class Config(jitlite.schema.ConfigModel): ...`"))
+                                "define `class Config(jitlite.runtime.schema.ConfigModel): ...`"))
         return None
     if not (isinstance(declaration, type) and issubclass(declaration, Declaration)):
         problems.append(Problem(spec.full_name, path, "Declaration in schema.py does not extend "
-                                "jitlite.schema.Declaration", "subclass jitlite.schema.Declaration"))
+                                "jitlite.runtime.schema.Declaration", "subclass jitlite.runtime.schema.Declaration"))
         return None
     return ElementSchema(declaration, config, path)
 

@@ -10,8 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .app import App
-from .errors import ElementLoadError, ElementNotFound, InvalidElementName
+from ..runtime.app import App
+from ..runtime.errors import ElementLoadError, ElementNotFound, InvalidElementName
 
 __all__ = ["main"]
 
@@ -88,9 +88,9 @@ def show(full_name: str, app_path: Path) -> None:
 @APP_OPT
 def new(type_name: str, full_name: str, app_path: Path) -> None:
     """Create the folder of a new instance NAME (a fullName) of TYPE, from the Type's schema."""
-    from .index import build_index
-    from .names import check_full_name, suggest
-    from .skeleton import scaffold
+    from ..runtime.index import build_index
+    from ..runtime.names import check_full_name, suggest
+    from ..runtime.skeleton import scaffold
 
     try:
         # Tolerant: the app may hold other skeletons that are not filled in yet.
@@ -160,7 +160,7 @@ def sandbox(host: str, port: int, org_file: str | None, members: int | None, dep
     """Run the local WeCom and WeChat emulator as a server."""
     if org_file and (members or depts):
         raise click.UsageError("give --org or --members/--depts, not both")
-    from .sandbox.server import serve
+    from ..sandbox.server import serve
 
     serve(host, port, org_file=org_file, members=members, depts=depts, seed=seed,
           ticket_interval=ticket_interval, callback_url=callback_url)

@@ -3,7 +3,7 @@
 A Type's ``schema.py`` defines ``Config`` (the business config, ``<Name>.json``) and may define
 ``Declaration`` (its instances' ``e.json``, extras included). Both are checked for every instance
 when the App is built. ``schema.py`` is loaded on its own at start-up, without the Type's package,
-so it must use absolute imports only (``from jitlite.schema import ...``).
+so it must use absolute imports only (``from jitlite.runtime.schema import ...``).
 """
 
 from __future__ import annotations

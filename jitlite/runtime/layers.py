@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 OFFICIAL_PACKAGE = "jitlite.types"
-OFFICIAL_ROOT = Path(__file__).resolve().parent / "types"
+OFFICIAL_ROOT = Path(__file__).resolve().parent.parent / "types"
 LAYER_PACKAGE_PREFIX = "jitlite._layers"
 MANIFEST = "app.json"
 DECLARATION = "e.json"

@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from .app import App
-from .sandbox.defaults import DEFAULT_CORP_ID, DEFAULT_SUITE_ID
-from .sandbox.inprocess import Sandbox
+from ..runtime.app import App
+from ..sandbox.defaults import DEFAULT_CORP_ID, DEFAULT_SUITE_ID
+from ..sandbox.inprocess import Sandbox
 
 __all__ = ["run_demo"]
 

@@ -13,7 +13,7 @@ from .schema import NON_EMPTY_PATTERN, WECOM_ID_PATTERN
 
 __all__ = ["PATTERN_HINTS", "format_loc", "json_problem", "validation_problems"]
 
-#: What a failed pattern means, and its fix, for the patterns jitlite.schema uses.
+#: What a failed pattern means, and its fix, for the patterns jitlite.runtime.schema uses.
 PATTERN_HINTS = {
     NON_EMPTY_PATTERN: ("must not be empty", "fill in the value"),
     WECOM_ID_PATTERN: ("must be 1 to 64 letters, digits, '_' or '-'",

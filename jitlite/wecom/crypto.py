@@ -7,6 +7,11 @@ plaintext = 16 random bytes + 4-byte big-endian length + message + receive-id.
 Checks run cheapest-first and anything that depends on secrets only after the signature verifies:
 body size → envelope XML → signature → timestamp window → base64/block size → padding → length
 → receive-id allow-list → message XML → nonce replay.
+
+Time is read from ``jitlite.runtime.clock`` at call time (unless a ``clock`` is passed), so frozen or
+moved time (freezegun, ``clock.use_clock``) reaches the timestamp window and the replay guard.
+A URL-verification GET never spends a nonce and answers only a short plain echostr, so a captured
+POST's ``Encrypt`` replayed as ``echostr`` is neither decrypted back to its sender nor used up.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import hashlib
 import hmac
 import os
 import re
+import sys
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError
@@ -32,6 +37,7 @@ from defusedxml import (  # type: ignore[import-untyped]
 )
 from defusedxml.ElementTree import fromstring as _defused_fromstring  # type: ignore[import-untyped]
 
+from ..runtime import clock as runtime_clock
 from .cache import TokenCache
 from .errors import (
     BodyTooLarge,
@@ -53,16 +59,30 @@ _KEY_RE = re.compile(r"[A-Za-z0-9+/]{43}")
 _NONCE_RE = re.compile(r"[A-Za-z0-9_.~-]{1,128}")
 _TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
 
+_B64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+# URL verification echoes a random number string (WeCom sends ~19 digits); anything longer, or anything
+# that looks like markup, is a captured POST's Encrypt replayed as echostr and is never echoed.
+_ECHOSTR_MAX_CHARS = 128
+
 # A strict subset of XML for flat documents (<xml><Tag>text or CDATA</Tag>…</xml>) that cannot hold a
 # DOCTYPE, entity, attribute, comment or line-ending normalisation; anything else goes through
 # defusedxml, so both paths give identical fields. Characters XML forbids are screened first.
-_XML_WS = "[ \t\n]*"
+_XML_SPACE = " \t\n"
+_XML_WS = f"[{_XML_SPACE}]*"
 _NAME = "[A-Za-z_][A-Za-z0-9_.-]*"
-_OPEN_RE = re.compile(_XML_WS + "<xml>")
-_CHILD_RE = re.compile(
-    _XML_WS + f"<({_NAME})>(?:<!\\[CDATA\\[([^\\]]*(?:\\](?!\\]>)[^\\]]*)*)\\]\\]>|([^<&\\]]*))</\\1>"
+_CDATA_TEXT = "[^\\]]*(?:\\](?!\\]>)[^\\]]*)*"  # anything but "]]>", unrolled so it never backtracks
+_PLAIN_TEXT = "[^<&\\]]*"
+_CHILD_RE = re.compile(f"{_XML_WS}<({_NAME})>(?:<!\\[CDATA\\[({_CDATA_TEXT})\\]\\]>|({_PLAIN_TEXT}))</\\1>")
+# The callback envelope needs only its Encrypt child, so it is checked in one match: any children but
+# Encrypt, exactly one Encrypt, any children but Encrypt. Each part is unambiguous (no child can be
+# matched two ways), so a mismatch fails in linear time. Envelopes outside this shape (no or several
+# Encrypt children, characters XML forbids) take parse_flat_xml, which gives the same Encrypt.
+_OTHER_CHILD = f"{_XML_WS}<(?!Encrypt>)({_NAME})>(?:<!\\[CDATA\\[{_CDATA_TEXT}\\]\\]>|{_PLAIN_TEXT})</\\{{group}}>"
+_ENVELOPE_RE = re.compile(
+    f"{_XML_WS}<xml>(?:{_OTHER_CHILD.format(group=1)})*"
+    f"{_XML_WS}<Encrypt>(?:<!\\[CDATA\\[({_CDATA_TEXT})\\]\\]>|({_PLAIN_TEXT}))</Encrypt>"
+    f"(?:{_OTHER_CHILD.format(group=4)})*{_XML_WS}</xml>{_XML_WS}\\Z"
 )
-_CLOSE_RE = re.compile(_XML_WS + "</xml>" + _XML_WS + r"\Z")
 # C0 controls other than tab and newline; carriage returns are normalised by parsers, so defer them.
 _FAST_PATH_FORBIDDEN = bytes(c for c in range(32) if c not in (9, 10))
 
@@ -72,6 +92,21 @@ _ENVELOPE = (
     "<TimeStamp>{timestamp}</TimeStamp>\n"
     "<Nonce><![CDATA[{nonce}]]></Nonce>\n</xml>"
 )
+
+
+if sys.version_info >= (3, 11):
+
+    def _strict_b64decode(text: str) -> bytes:
+        """Decode canonical base64 (alphabet, padding only at the end), raising binascii.Error."""
+        return binascii.a2b_base64(text, strict_mode=True)
+
+else:
+
+    def _strict_b64decode(text: str) -> bytes:
+        """Decode canonical base64 (alphabet, padding only at the end), raising binascii.Error."""
+        if _B64_RE.fullmatch(text) is None:
+            raise binascii.Error("characters outside the base64 alphabet, or misplaced padding")
+        return binascii.a2b_base64(text)
 
 
 @dataclass(frozen=True)
@@ -93,20 +128,31 @@ def _fast_fields(text: str, data: bytes | None = None) -> dict[str, str] | None:
         return None
     if not text.isascii() and ("\ufffe" in text or "\uffff" in text):
         return None
-    match = _OPEN_RE.match(text)
-    if match is None:
+    body = text.lstrip(_XML_SPACE)
+    if not body.startswith("<xml>"):
         return None
-    pos = match.end()
+    pos = len(text) - len(body) + 5
     fields: dict[str, str] = {}
-    child = _CHILD_RE.match(text, pos)
+    match = _CHILD_RE.match
+    child = match(text, pos)
     while child is not None:
-        tag, cdata, plain = child.group(1, 2, 3)
-        fields[tag] = cdata if cdata is not None else plain
+        tag, cdata, plain = child.groups("")
+        fields[tag] = cdata or plain  # one of the two is always empty
         pos = child.end()
-        child = _CHILD_RE.match(text, pos)
-    if _CLOSE_RE.match(text, pos) is None:
+        child = match(text, pos)
+    if text[pos:].strip(_XML_SPACE) != "</xml>":
         return None
     return fields
+
+
+def _envelope_encrypt(text: str, data: bytes | None) -> str | None:
+    """Return the Encrypt text of a callback envelope (None when it has none)."""
+    if data is not None and len(data.translate(None, _FAST_PATH_FORBIDDEN)) == len(data):
+        match = _ENVELOPE_RE.match(text)
+        if match is not None:
+            cdata, plain = match.group(2, 3)
+            return cdata if cdata is not None else plain
+    return parse_flat_xml(text, "the callback body", data=data).get("Encrypt")
 
 
 def _child_text(child: Element) -> str:
@@ -139,34 +185,52 @@ def parse_flat_xml(text: str, what: str = "XML", *, data: bytes | None = None) -
 class _NonceMemory:
     """Bounded, thread-safe set of recently seen nonce keys with expiry."""
 
+    _DRAIN_EVERY = 64  # adds between drains of expired entries; each drain frees up to twice that
+
     def __init__(self, max_entries: int = 100_000) -> None:
         # Insertion-ordered with one TTL, so the oldest entry is always the first to expire.
-        self._seen: dict[str, float] = {}
+        self._seen: dict[object, float] = {}
         self._lock = threading.Lock()
         self._max = max_entries
+        self._adds = 0
 
-    def add(self, key: str, now: float, ttl: float) -> bool:
+    def seen(self, key: object, now: float) -> bool:
+        """Return True when key is recorded and has not expired."""
+        with self._lock:
+            expires = self._seen.get(key)
+            return expires is not None and expires > now
+
+    def add(self, key: object, now: float, ttl: float) -> bool:
         """Record key; return False when it was already recorded and has not expired."""
         with self._lock:
             seen = self._seen
-            for _ in range(2):  # bounded work per call, yet the set drains faster than it fills
-                oldest = next(iter(seen), None)
-                if oldest is None or seen[oldest] > now:
-                    break
-                del seen[oldest]
             known = seen.get(key)
             if known is not None:
                 if known > now:
                     return False
                 del seen[key]  # re-insert at the young end
             seen[key] = now + ttl
-            if len(seen) > self._max:
-                del seen[next(iter(seen))]
+            self._adds += 1
+            if self._adds % self._DRAIN_EVERY == 0 or len(seen) > self._max:
+                self._drain(now)
             return True
+
+    def _drain(self, now: float) -> None:
+        # Bounded work per drain, yet the set drains faster than it fills; past the bound the
+        # oldest entries go first even if live (the timestamp window still refuses old replays).
+        seen = self._seen
+        for _ in range(2 * self._DRAIN_EVERY):
+            oldest = next(iter(seen), None)
+            if oldest is None or (seen[oldest] > now and len(seen) <= self._max):
+                return
+            del seen[oldest]
 
 
 class WeComCrypto:
-    """Verify, decrypt and encrypt WeCom/WeChat callbacks."""
+    """Verify, decrypt and encrypt WeCom/WeChat callbacks.
+
+    ``clock`` (seconds since the epoch) defaults to ``jitlite.runtime.clock.now``, read at each call.
+    """
 
     def __init__(
         self,
@@ -177,7 +241,7 @@ class WeComCrypto:
         timestamp_window: int = 300,
         nonce_cache: TokenCache | None = None,
         max_body_bytes: int = 64 * 1024,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         random_bytes: Callable[[int], bytes] = os.urandom,
     ) -> None:
         if not isinstance(token, str) or not token:
@@ -195,9 +259,7 @@ class WeComCrypto:
         key = base64.b64decode(encoding_aes_key + "=")
         self._iv = key[:16]
         self._cipher = Cipher(algorithms.AES(key), modes.CBC(self._iv))
-        # Decryption runs CBC by hand over a reusable raw-block (ECB) context, one per thread: the
-        # result is exactly AES-CBC, minus building a cipher context for every callback.
-        self._blocks = Cipher(algorithms.AES(key), modes.ECB())
+        # One CBC decryption context per thread, reused for every callback (see _cbc_decrypt).
         self._local = threading.local()
         self._token = token
         if receive_ids is None:
@@ -227,48 +289,86 @@ class WeComCrypto:
         """Return the receive-id allow-list (None accepts any)."""
         return self._receive_ids
 
+    def now(self) -> float:
+        """Return the current time in seconds: the injected clock, else the runtime clock (read now)."""
+        source = self._clock
+        return source() if source is not None else runtime_clock.now()
+
     # -- public API -----------------------------------------------------------------------------
 
     def signature(self, timestamp: str, nonce: str, encrypted: str) -> str:
         """Return the msg_signature of an encrypted text."""
-        parts = [self._token, timestamp, nonce, encrypted]
-        parts.sort()
-        return hashlib.sha1("".join(parts).encode("utf-8")).hexdigest()
+        return hashlib.sha1("".join(sorted((self._token, timestamp, nonce, encrypted))).encode("utf-8")).hexdigest()
 
     def verify_url(self, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
         """Verify a URL-verification GET and return the decrypted echostr to answer with."""
-        message, _, _ = self._verify_and_decrypt(echostr, msg_signature, timestamp, nonce)
-        self._remember_nonce(timestamp, nonce)
-        return message
+        return self.open_echostr(msg_signature, timestamp, nonce, echostr)[0]
 
-    def decrypt_message(self, body: bytes | str, msg_signature: str, timestamp: str, nonce: str) -> DecryptedMessage:
-        """Verify and decrypt a callback POST body."""
+    def open_echostr(self, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> tuple[str, str]:
+        """Verify a URL-verification GET; return (the echo to answer, its receive-id).
+
+        The echo must be a short plain string (at most 128 characters, no markup): a captured POST's
+        Encrypt replayed as echostr decrypts to XML and is refused, never echoed. A GET spends no
+        nonce, so it cannot use up the nonce of a POST that is still to come.
+        """
+        message, receive_id, _ = self._verify_and_decrypt(echostr, msg_signature, timestamp, nonce)
+        if not 0 < len(message) <= _ECHOSTR_MAX_CHARS or "<" in message or not message.isprintable():
+            raise MalformedCiphertext(
+                f"the echostr decrypts to {len(message)} characters that are not a plain URL-verification "
+                f"string (at most {_ECHOSTR_MAX_CHARS} printable characters, no '<'); only POSTs carry messages"
+            )
+        return message, receive_id
+
+    def decrypt_message(
+        self, body: bytes | str, msg_signature: str, timestamp: str, nonce: str, *, remember_nonce: bool = True
+    ) -> DecryptedMessage:
+        """Verify and decrypt a callback POST body.
+
+        With ``remember_nonce`` (the default) a replayed nonce raises ReplayedNonce and the nonce is
+        spent here. A caller that must persist the message before the nonce counts as used (so that a
+        failed store leaves WeCom's identical retry acceptable) passes False, then calls
+        :meth:`nonce_seen` before storing and :meth:`remember_nonce` after committing.
+        """
         limit = self.max_body_bytes
         if isinstance(body, (bytes, bytearray, memoryview)):
             size = len(body)
             if size > limit:
                 raise BodyTooLarge(f"the body is {size} bytes, over the {limit}-byte limit")
-            raw_body = bytes(body)
-            data: bytes | None = raw_body
+            data = bytes(body)
             try:
-                text = raw_body.decode("utf-8")
+                text = str(data, "utf-8")
             except UnicodeDecodeError as exc:
                 raise MalformedXML("the body is not UTF-8") from exc
         else:
-            text, data = body, None
+            text = body
+            if len(text) > limit:  # each character is at least one byte: refuse before encoding
+                raise BodyTooLarge(f"the body is at least {len(text)} bytes, over the {limit}-byte limit")
             try:
-                size = len(text) if text.isascii() else len(text.encode("utf-8"))
+                data = text.encode("utf-8")
             except UnicodeEncodeError as exc:
                 raise MalformedXML("the body contains lone surrogates, which UTF-8 cannot carry") from exc
-            if size > limit:
-                raise BodyTooLarge(f"the body is {size} bytes, over the {limit}-byte limit")
-        encrypt = parse_flat_xml(text, "the callback body", data=data).get("Encrypt")
+            if len(data) > limit:
+                raise BodyTooLarge(f"the body is {len(data)} bytes, over the {limit}-byte limit")
+        encrypt = _envelope_encrypt(text, data)
         if not encrypt:
             raise MissingEncrypt("the callback body has no Encrypt element (or it is empty)")
         message, receive_id, message_bytes = self._verify_and_decrypt(encrypt, msg_signature, timestamp, nonce)
         fields = parse_flat_xml(message, "the decrypted message", data=message_bytes)
-        self._remember_nonce(timestamp, nonce)
+        if remember_nonce and not self.remember_nonce(timestamp, nonce):
+            raise ReplayedNonce(f"nonce {nonce!r} with timestamp {timestamp} was already accepted")
         return DecryptedMessage(message, receive_id, fields)
+
+    def nonce_seen(self, timestamp: str, nonce: str) -> bool:
+        """Return True when this timestamp and nonce pair was already remembered and has not expired."""
+        if self._nonce_cache is not None:
+            return self._nonce_cache.get(f"{self._nonce_prefix}:{timestamp}:{nonce}") is not None
+        return self._nonce_memory.seen((timestamp, nonce), self.now())
+
+    def remember_nonce(self, timestamp: str, nonce: str) -> bool:
+        """Spend a timestamp and nonce pair; return False when it was already spent (a replay)."""
+        if self._nonce_cache is not None:
+            return self._remember_in_cache(self._nonce_cache, f"{self._nonce_prefix}:{timestamp}:{nonce}")
+        return self._nonce_memory.add((timestamp, nonce), self.now(), self._nonce_ttl)
 
     def encrypt(self, plaintext: str, receive_id: str) -> str:
         """Return the base64 ciphertext of plaintext addressed to receive_id."""
@@ -306,13 +406,14 @@ class WeComCrypto:
             raise SignatureMismatch("msg_signature does not match the token, timestamp, nonce and Encrypt")
         if self.timestamp_window:
             self._check_timestamp(timestamp)
-        # b64decode tolerates surplus '=' even in strict mode; canonical base64 never has them.
-        if len(encrypted) % 4 or "=" in encrypted[:-2]:
+        # Canonical base64 only: whole quanta, the alphabet, at most two '=' and only at the end
+        # (a2b_base64 tolerates surplus '=' even in strict mode).
+        if len(encrypted) % 4 or encrypted.find("=", 0, -2) != -1:
             raise MalformedCiphertext("the encrypted text is not valid base64 (length or padding)")
         try:
-            raw = base64.b64decode(encrypted, validate=True)
+            raw = _strict_b64decode(encrypted)
         except (binascii.Error, ValueError) as exc:
-            raise MalformedCiphertext("the encrypted text is not valid base64") from exc
+            raise MalformedCiphertext("the encrypted text is not valid base64 (alphabet or padding)") from exc
         size = len(raw)
         if size == 0 or size % _BLOCK:
             raise MalformedCiphertext(f"the ciphertext is {size} bytes, not a positive multiple of {_BLOCK}")
@@ -345,31 +446,23 @@ class WeComCrypto:
         """Return the AES-CBC decryption (IV = key[:16]) of whole blocks."""
         local = self._local
         try:
-            blocks = local.blocks
+            context = local.context
         except AttributeError:
-            blocks = local.blocks = self._blocks.decryptor()
-        decrypted = blocks.update(raw)  # whole blocks in, whole blocks out: the context keeps no state
-        # CBC: plaintext block i = AES⁻¹(ciphertext block i) XOR ciphertext block i-1 (the IV for i = 0).
-        chained = int.from_bytes(self._iv + raw[:-16], "big")
-        return (int.from_bytes(decrypted, "big") ^ chained).to_bytes(len(raw), "big")
+            context = local.context = self._cipher.decryptor()
+        # A CBC context chains each block to the ciphertext block before it. Feeding the IV as a
+        # leading block (whose own output is dropped) makes the IV the chaining value for raw's first
+        # block, so one context serves every callback: exactly AES-CBC, minus building a context each
+        # time. Whole blocks in, whole blocks out: nothing stays buffered between calls.
+        return context.update(self._iv + raw)[16:]
 
     def _check_timestamp(self, timestamp: str) -> None:
         if not (isinstance(timestamp, str) and timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
             raise StaleTimestamp(f"timestamp {timestamp!r} is not Unix seconds")
-        skew = abs(self._clock() - int(timestamp))
+        skew = abs(self.now() - int(timestamp))
         if skew > self.timestamp_window:
             raise StaleTimestamp(
                 f"timestamp {timestamp} is {skew:.0f} s from now, outside the {self.timestamp_window} s window"
             )
-
-    def _remember_nonce(self, timestamp: str, nonce: str) -> None:
-        key = f"{self._nonce_prefix}:{timestamp}:{nonce}"
-        if self._nonce_cache is not None:
-            fresh = self._remember_in_cache(self._nonce_cache, key)
-        else:
-            fresh = self._nonce_memory.add(key, self._clock(), self._nonce_ttl)
-        if not fresh:
-            raise ReplayedNonce(f"nonce {nonce!r} with timestamp {timestamp} was already accepted")
 
     def _remember_in_cache(self, cache: TokenCache, key: str) -> bool:
         # get-then-set under the cache lock, so two workers cannot both accept one replay.

@@ -7,15 +7,19 @@ import random
 import re
 import string
 import threading
+import time
+from datetime import datetime, timezone
 from typing import Any
 
 import defusedxml.ElementTree as DefusedET
 import pytest
 import wechatpy.crypto.base as wechatpy_base
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from freezegun import freeze_time
 from wechatpy.crypto import PrpCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto
 
+from jitlite.runtime import clock
 from jitlite.wecom import (
     BodyTooLarge,
     CallbackError,
@@ -31,7 +35,7 @@ from jitlite.wecom import (
     WeComCrypto,
     parse_flat_xml,
 )
-from jitlite.wecom.crypto import _fast_fields
+from jitlite.wecom.crypto import _ENVELOPE_RE, _envelope_encrypt, _fast_fields
 
 # The WXBizMsgCrypt sample published with WeCom's official SDKs (C#, Java, Python, Go samples).
 SAMPLE_TOKEN = "QDG6eK"
@@ -110,6 +114,25 @@ def test_official_sample_decrypt_message() -> None:
         "MsgId": "4561255354251345929",
         "AgentID": "218",
     }
+
+
+def test_a_recorded_callback_verifies_under_frozen_time() -> None:
+    """With no clock argument the crypto reads the runtime clock at call time, so freezegun reaches it."""
+    crypto = WeComCrypto(SAMPLE_TOKEN, SAMPLE_KEY, SAMPLE_CORP_ID)
+    args = (SAMPLE_POST.encode(), "477715d11cdb4164915debcba66cb864d751f3e6", "1409659813", "1372623149")
+    with pytest.raises(StaleTimestamp):
+        crypto.decrypt_message(*args)  # recorded in 2014: stale today
+    with freeze_time(datetime.fromtimestamp(1409659813 + 60, timezone.utc)):
+        assert crypto.decrypt_message(*args).xml == SAMPLE_POST_PLAINTEXT
+
+
+def test_a_recorded_callback_verifies_under_an_injected_runtime_clock() -> None:
+    crypto = WeComCrypto(SAMPLE_TOKEN, SAMPLE_KEY, SAMPLE_CORP_ID)  # built before the clock is set
+    with clock.use_clock(lambda: 1409659589.0 - 120):
+        echo = crypto.verify_url("5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3", "1409659589", "263014780", SAMPLE_ECHOSTR)
+    assert echo == "1616140317555161061"
+    with pytest.raises(StaleTimestamp):
+        crypto.verify_url("5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3", "1409659589", "263014780", SAMPLE_ECHOSTR)
 
 
 def test_official_sample_encrypt_vector_with_fixed_random() -> None:
@@ -372,10 +395,67 @@ def test_replayed_nonce() -> None:
     with pytest.raises(ReplayedNonce, match="once"):
         crypto.decrypt_message(envelope(encrypt), **params)
     crypto.decrypt_message(envelope(encrypt), **signed(crypto, encrypt, nonce="twice"))  # new nonce is fine
-    params_url = signed(crypto, encrypt, nonce="url")
-    crypto.verify_url(echostr=encrypt, **params_url)
+
+
+def test_a_nonce_can_be_spent_after_the_message_is_stored() -> None:
+    """Decrypt without spending the nonce, store, then spend it: a failed store leaves a retry acceptable."""
+    crypto = make()
+    encrypt = _valid(crypto)
+    params = signed(crypto, encrypt, nonce="later")
+    for _ in range(2):  # e.g. the first store failed: the identical retry still decrypts
+        crypto.decrypt_message(envelope(encrypt), **params, remember_nonce=False)
+        assert not crypto.nonce_seen(params["timestamp"], "later")
+    assert crypto.remember_nonce(params["timestamp"], "later") is True
+    assert crypto.nonce_seen(params["timestamp"], "later")
+    assert crypto.remember_nonce(params["timestamp"], "later") is False
     with pytest.raises(ReplayedNonce):
-        crypto.verify_url(echostr=encrypt, **params_url)
+        crypto.decrypt_message(envelope(encrypt), **params)
+
+
+def test_url_verification_never_spends_a_nonce() -> None:
+    crypto = make()
+    echostr = crypto.encrypt("1616140317555161061", SUITE_ID)
+    params = signed(crypto, echostr, nonce="shared-nonce")
+    assert crypto.verify_url(echostr=echostr, **params) == "1616140317555161061"
+    assert crypto.verify_url(echostr=echostr, **params) == "1616140317555161061"  # WeCom may verify again
+    assert not crypto.nonce_seen(params["timestamp"], "shared-nonce")
+    encrypt = _valid(crypto)  # a POST that happens to carry the same timestamp and nonce
+    crypto.decrypt_message(envelope(encrypt), **signed(crypto, encrypt, nonce="shared-nonce"))
+
+
+def test_a_posts_encrypt_replayed_as_echostr_is_not_decrypted_back() -> None:
+    crypto = make()
+    encrypt = crypto.encrypt("<xml><InfoType>create_auth</InfoType><AuthCode>secret-code</AuthCode></xml>", SUITE_ID)
+    params = signed(crypto, encrypt, nonce="captured")
+    with pytest.raises(MalformedCiphertext, match="not a plain URL-verification string") as caught:
+        crypto.verify_url(echostr=encrypt, **params)
+    assert "secret-code" not in str(caught.value)
+    message = crypto.decrypt_message(envelope(encrypt), **params)  # the genuine POST is still accepted
+    assert message.fields["AuthCode"] == "secret-code"
+
+
+@pytest.mark.parametrize(
+    ("echo", "accepted"),
+    [("7" * 128, True), ("a-b_c.d e", True), ("7" * 129, False), ("", False), ("ab<c", False), ("line\nbreak", False),
+     ("tab\there", False), ("nul\x00", False)],
+)
+def test_echostr_must_be_short_plain_text(echo: str, accepted: bool) -> None:
+    crypto = make()
+    echostr = crypto.encrypt(echo, SUITE_ID)
+    params = signed(crypto, echostr)
+    if accepted:
+        assert crypto.verify_url(echostr=echostr, **params) == echo
+    else:
+        with pytest.raises(MalformedCiphertext):
+            crypto.verify_url(echostr=echostr, **params)
+
+
+def test_open_echostr_gives_the_receive_id_to_check() -> None:
+    crypto = make(None)
+    echostr = crypto.encrypt("12345", "ww-someone")
+    assert crypto.open_echostr(echostr=echostr, **signed(crypto, echostr)) == ("12345", "ww-someone")
+    with pytest.raises(ReceiveIdMismatch):
+        make(SUITE_ID).open_echostr(echostr=echostr, **signed(crypto, echostr))
 
 
 def test_replay_is_seen_across_workers_sharing_a_cache() -> None:
@@ -383,9 +463,12 @@ def test_replay_is_seen_across_workers_sharing_a_cache() -> None:
     first, second = make(nonce_cache=shared), make(nonce_cache=shared)
     encrypt = _valid(first)
     params = signed(first, encrypt, nonce="shared")
+    assert not second.nonce_seen(params["timestamp"], "shared")
     first.decrypt_message(envelope(encrypt), **params)
+    assert second.nonce_seen(params["timestamp"], "shared")
     with pytest.raises(ReplayedNonce):
         second.decrypt_message(envelope(encrypt), **params)
+    assert second.remember_nonce(params["timestamp"], "shared") is False
     assert all(not key.endswith("shared") or key.startswith("jitlite:wecom:nonce:") for key in shared._data)
 
 
@@ -540,6 +623,55 @@ def test_fast_path_and_defusedxml_agree_on_random_documents() -> None:
             fast_hits += 1
             assert fast == fields
     assert fast_hits > 250  # the fast path is really exercised
+
+
+def random_envelope(rng: random.Random) -> tuple[str, str | None]:
+    """Return an envelope with 0-2 Encrypt children among others, and the Encrypt a parser must give."""
+    xml, _ = random_message(rng)
+    parts = [m.group(0) for m in re.finditer(r"<(\w+)>(?:<!\[CDATA\[.*?\]\]>|[^<]*)</\1>", xml, re.S)]
+    values: dict[int, str] = {}
+    for _ in range(rng.choice([0, 1, 1, 1, 2])):
+        value = rng.choice([base64.b64encode(rng.randbytes(rng.choice([32, 64]))).decode(), "", "]]", "a]b"])
+        plain = rng.random() < 0.3 and "]" not in value
+        child = f"<Encrypt>{value}</Encrypt>" if plain else f"<Encrypt><![CDATA[{value}]]></Encrypt>"
+        parts.insert(rng.randint(0, len(parts)), child)
+        values[id(child)] = value
+    # As in any flat parse, the last Encrypt child wins.
+    encrypts = [values[id(p)] for p in parts if id(p) in values]
+    expected = encrypts[-1] if encrypts else None
+    separator = rng.choice(["", "\n", " ", "\t"])
+    return rng.choice(["", "\n"]) + "<xml>" + separator.join(parts) + "</xml>" + rng.choice(["", "\n"]), expected
+
+
+def test_envelope_fast_path_and_the_flat_parser_agree_on_encrypt() -> None:
+    rng = random.Random(29)
+    fast_hits = 0
+    for _ in range(600):
+        text, expected = random_envelope(rng)
+        assert _envelope_encrypt(text, text.encode()) == parse_flat_xml(text).get("Encrypt") == expected
+        fast_hits += _ENVELOPE_RE.match(text) is not None
+        crlf = text.replace("<xml>", "<xml>\r\n", 1)  # outside the fast subset: the same answer
+        assert _envelope_encrypt(crlf, crlf.encode()) == expected
+    assert fast_hits > 250  # the one-match path is really exercised
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<xml>" + "<A>x</A>" * 8000 + "junk",
+        "<xml>" + "<Encrypt>a</Encrypt>" * 3000 + "</xm",
+        "<xml><Encrypt><![CDATA[" + "]" * 60000,
+        "<xml><A><![CDATA[" + "]]" * 30000 + "]]></A><Encrypt>x</Encrypt></xml>x",
+        "<xml>" + "\n<A>b</A>   " * 5000 + "<B>",
+        "<xml>" + "<A><![CDATA[]]]]]]]></A>" * 2500 + "<Encrypt>e</Encrypt><",
+    ],
+)
+def test_hostile_envelopes_near_the_size_limit_are_refused_in_linear_time(body: str) -> None:
+    crypto = make()
+    started = time.monotonic()
+    with pytest.raises(CallbackError):
+        crypto.decrypt_message(body, "0" * 40, str(NOW), "n")
+    assert time.monotonic() - started < 1.0  # backtracking gone quadratic would take minutes
 
 
 @pytest.mark.parametrize(

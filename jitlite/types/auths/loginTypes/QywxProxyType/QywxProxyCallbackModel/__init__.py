@@ -1,4 +1,7 @@
-"""``QywxProxyCallbackModel``: each callback WeCom delivered, persisted before it is answered."""
+"""``QywxProxyCallbackModel``: each callback WeCom delivered, persisted before it is answered.
+
+It is the record model of the proxy service's callback inbox (``jitlite.meta.inbox``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from jitlite.storage import Datetime, Integer, Ltext, Model, Secret, Stext, utc_
 
 __all__ = ["CALLBACK_STATUSES", "QywxProxyCallbackModel", "QywxProxyCallbackTable"]
 
-# "processing" marks a record a worker has claimed, so two workers never run one callback.
+# "processing" marks a record a worker has claimed under a lease (leaseOwner, leaseExpiresAt), so two
+# live workers never run one callback, and a dead worker's claim is taken over once its lease expires.
 CALLBACK_STATUSES = ("pending", "processing", "done", "failed")
 
 
@@ -30,6 +34,8 @@ class QywxProxyCallbackTable(Model):
     note = Ltext(nullable=True, title="What processing did")
     receivedAt = Datetime(default=utc_now, title="Received")
     processedAt = Datetime(nullable=True, title="Last processed")
+    leaseOwner = Stext(max_length=255, nullable=True, title="The worker that claimed it last (host:pid:id:claim)")
+    leaseExpiresAt = Datetime(nullable=True, title="When the current claim lapses unless renewed")
 
 
 class QywxProxyCallbackModel(ModelElement):

@@ -1,28 +1,36 @@
 """The service of ``auths.loginTypes.QywxProxyType``: callbacks, workbench login, organisation codes.
 
-Callbacks are answered within WeCom's one second whatever processing costs: ``notify`` verifies and
-decrypts, **stores a record first**, answers ``success``, and a worker thread processes the record
-afterwards. A redelivery (same decrypted payload) is acknowledged and not processed twice; a record
-that failed stays ``failed`` with its error until ``retryCallBack`` runs it again.
+Callbacks are answered within WeCom's one second whatever processing costs, and none is lost:
+``notify`` verifies and decrypts, **stores a record first** (the callback inbox, ``jitlite.meta.inbox``),
+answers ``success`` only once the record is committed (503 if the database cannot take it, so WeCom
+retries), and processes the record afterwards under a lease. A redelivery (same decrypted payload) is
+acknowledged and not processed twice; a record whose worker died is taken over when its lease expires
+(at start-up and by a periodic sweep); a record that failed stays ``failed`` with its error until
+``retryCallBack`` runs it again.
+
+Settings: ``callbackLeaseSeconds`` (default 300) is how long a claim lasts unless its worker renews it;
+``callbackSweepSeconds`` (default 60; 0 turns it off) is how often a process looks for expired claims
+and records left pending.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
 import re
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
-from flask import Response, request
+from flask import Response, has_request_context, request
 
+from jitlite.meta.inbox import (
+    DEFAULT_LEASE_SECONDS,
+    DEFAULT_SWEEP_SECONDS,
+    CallbackInbox,
+    InboxUnavailable,
+)
 from jitlite.meta.services import Service
+from jitlite.runtime import clock
 from jitlite.runtime.errors import AuthError, CorpNotAuthorized
 from jitlite.storage import ConstraintError, Q, Row
 from jitlite.wecom import (
@@ -31,22 +39,19 @@ from jitlite.wecom import (
     DecryptedMessage,
     ReplayedNonce,
     SignatureMismatch,
+    parse_flat_xml,
 )
-from jitlite.wecom.errors import redact
 
-__all__ = ["QywxProxyAuthService"]
+__all__ = ["CALLBACK_BODY_LIMIT", "QywxProxyAuthService"]
 
 log = logging.getLogger("jitlite.qywx_proxy.callbacks")
 
 TYPE_NAME = "auths.loginTypes.QywxProxyType"
 CALLBACK_MODEL = "auths.loginTypes.QywxProxyType.QywxProxyCallbackModel"
-STALE_CLAIM = timedelta(minutes=5)  # a "processing" claim older than this belongs to a dead worker
+CALLBACK_BODY_LIMIT = 64 * 1024  # bytes of a callback body read at most (WeCom's are a few KiB)
 ORG_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
-_ERROR_TEXT_LIMIT = 2000
 
-
-def _utc() -> datetime:
-    return datetime.now(timezone.utc)
+Handler = Callable[[Any, dict[str, str]], str]
 
 
 def _plain(text: str, status: int) -> Response:
@@ -57,12 +62,9 @@ class QywxProxyAuthService(Service):
     """Receives WeCom's suite callbacks and logs members in from the workbench."""
 
     def onLoad(self) -> None:
-        """Open the callback records and start the worker; resume records a restart left behind."""
+        """Open the callback inbox and resume the records a stopped or killed process left behind."""
         self.records = self.getElement(CALLBACK_MODEL)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qywx-proxy-callbacks")
-        self._futures: set[Future[None]] = set()
-        self._futures_lock = threading.Lock()
-        self.handlers: dict[str, Callable[[Any, dict[str, str]], str]] = {
+        self.handlers: dict[str, Handler] = {
             "suite_ticket": self._on_suite_ticket,
             "create_auth": self._on_auth_code,
             "reset_permanent_code": self._on_auth_code,
@@ -70,9 +72,25 @@ class QywxProxyAuthService(Service):
             "cancel_auth": self._on_cancel_auth,
             "change_contact": self._on_change_contact,
         }
-        for row in self.records.query(Q(status="pending"), fieldList=["id"], orderList=[["id", 1]],
-                                      size=10_000)["rowDatas"]:
-            self._schedule(row.id)
+        self.inbox = CallbackInbox(
+            self.records, self._handle, name="qywx-proxy-callbacks",
+            lease_seconds=self._seconds_setting("callbackLeaseSeconds", DEFAULT_LEASE_SECONDS, positive=True),
+            sweep_seconds=self._seconds_setting("callbackSweepSeconds", DEFAULT_SWEEP_SECONDS, positive=False))
+        try:
+            resumed = self.inbox.resume()
+        except BaseException:
+            self.inbox.close()  # no half-built service keeps a sweeping thread
+            raise
+        if resumed:
+            log.info("resuming %d callback record(s) left pending or with an expired lease", resumed)
+
+    def _seconds_setting(self, name: str, default: float, *, positive: bool) -> float:
+        value = self.app.settings.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (positive and value == 0):
+            bound = "> 0" if positive else ">= 0 (0 turns it off)"
+            raise ValueError(f"{self.fullName}: setting {name} must be a number of seconds {bound}, not {value!r}; "
+                             "fix it in app.json settings or jitlite.toml [settings]")
+        return float(value)
 
     # -- which login elements ------------------------------------------------------------------
 
@@ -99,45 +117,78 @@ class QywxProxyAuthService(Service):
         body: bytes | str | None = None,
         authFullName: str | None = None,
     ) -> Response:
-        """Answer a WeCom callback: URL verification (with echostr) or an event (the XML body)."""
+        """Answer a WeCom callback: URL verification (with echostr) or an event (the XML body).
+
+        Without ``body``, the body of the current Flask request is read, at most 64 KiB of it.
+        """
         if not (nonce and msg_signature and timestamp):
             return _plain("missing msg_signature, timestamp or nonce", 400)
         candidates = [i for i in self.instances() if authFullName is None or i.fullName == authFullName]
         if echostr is not None:
             return self._verify_url(candidates, msg_signature, timestamp, nonce, echostr)
         if body is None:
-            body = request.get_data(cache=False)
+            read = self._read_request_body(candidates)
+            if isinstance(read, Response):
+                return read
+            body = read
         try:
             instance, message = self._decrypt(candidates, body, msg_signature, timestamp, nonce)
-        except ReplayedNonce:
-            # Signed correctly and seen before: a redelivery, already stored. Answer as WeCom expects.
-            return _plain("success", 200)
         except CallbackError as exc:
             return self._reject(exc)
-        if not self._receive_id_allowed(instance, message.receive_id):
+        try:
+            allowed = self._receive_id_allowed(instance, message.receive_id)
+        except Exception as exc:
+            return self._unavailable(instance, exc)
+        if not allowed:
             log.warning("callback for %s refused: receive-id is neither the suite nor one of its corps",
                         instance.fullName)
             return _plain("invalid callback", 403)
-        self._store(instance, message)
-        return _plain("success", 200)
+        return self._store(instance, message, timestamp, nonce)
+
+    def _read_request_body(self, candidates: list[Any]) -> bytes | Response:
+        """Read the current request's body, refusing (413) one over the bound before reading it all."""
+        if not has_request_context():
+            return _plain("missing callback body", 400)
+        limit = max([CALLBACK_BODY_LIMIT, *(i.crypto.max_body_bytes for i in candidates)])
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            return self._reject(BodyTooLarge(f"the body is {declared} bytes, over the {limit}-byte limit"))
+        data = request.stream.read(limit + 1)
+        if len(data) > limit:
+            return self._reject(BodyTooLarge(f"the body is over the {limit}-byte limit"))
+        return data
 
     def _verify_url(self, candidates: list[Any], signature: str, timestamp: str, nonce: str, echostr: str) -> Response:
+        """Answer URL verification with the plain echostr; it spends no nonce a POST will need."""
         for instance in candidates:
             try:
-                return _plain(instance.crypto.verify_url(signature, timestamp, nonce, echostr), 200)
+                echo, receive_id = instance.crypto.open_echostr(signature, timestamp, nonce, echostr)
             except SignatureMismatch:
                 continue
             except CallbackError as exc:
                 return self._reject(exc)
+            try:
+                allowed = self._receive_id_allowed(instance, receive_id)
+            except Exception as exc:
+                return self._unavailable(instance, exc)
+            if not allowed:
+                log.warning("URL verification for %s refused: receive-id is neither the suite nor one of its corps",
+                            instance.fullName)
+                return _plain("invalid callback", 403)
+            return _plain(echo, 200)
         return self._reject(SignatureMismatch("no suite's Token matches the signature"))
 
     def _decrypt(
         self, candidates: list[Any], body: bytes | str, signature: str, timestamp: str, nonce: str
     ) -> tuple[Any, DecryptedMessage]:
-        """Find the suite whose Token signed the callback (one URL may serve several suites)."""
+        """Find the suite whose Token signed the callback (one URL may serve several suites).
+
+        The nonce is not spent here: only once the record is committed (see _store).
+        """
         for instance in candidates:
             try:
-                return instance, instance.crypto.decrypt_message(body, signature, timestamp, nonce)
+                return instance, instance.crypto.decrypt_message(body, signature, timestamp, nonce,
+                                                                 remember_nonce=False)
             except SignatureMismatch:
                 continue
         raise SignatureMismatch("no suite's Token matches the signature")
@@ -148,6 +199,13 @@ class QywxProxyAuthService(Service):
         status = 413 if isinstance(exc, BodyTooLarge) else 403 if isinstance(exc, SignatureMismatch) else 400
         return _plain("invalid callback", status)
 
+    def _unavailable(self, instance: Any, exc: Exception) -> Response:
+        """Answer 503 (WeCom retries) when the callback cannot be checked or stored; never "success"."""
+        detail = (str(exc).splitlines() or [""])[0]  # drivers append the SQL and its parameters
+        log.error("callback for %s not stored, answered 503 so that WeCom delivers it again: %s: %s",
+                  instance.fullName, type(exc).__name__, detail)
+        return _plain("temporarily unavailable; deliver again", 503)
+
     def _receive_id_allowed(self, instance: Any, receive_id: str) -> bool:
         if receive_id in (instance.suiteId, instance.corpId):
             return True
@@ -156,83 +214,68 @@ class QywxProxyAuthService(Service):
             return True
         return instance.authModel.get(Q(suiteId=instance.suiteId, corpId=receive_id)) is not None
 
-    def _store(self, instance: Any, message: DecryptedMessage) -> None:
-        """Persist the callback (once per payload), then hand it to the worker."""
+    def _store(self, instance: Any, message: DecryptedMessage, timestamp: str, nonce: str) -> Response:
+        """Persist the callback (once per payload), answer, and only then spend its nonce."""
         fields = message.fields
-        info_type = fields.get("InfoType") or (fields.get("Event") if fields.get("MsgType") == "event" else None)
-        corp_id = fields.get("AuthCorpId") or (fields.get("ToUserName") if fields.get("MsgType") == "event" else None)
-        digest = hashlib.sha256(message.xml.encode("utf-8")).hexdigest()
+        is_event = fields.get("MsgType") == "event"
+        info_type = fields.get("InfoType") or (fields.get("Event") if is_event else None)
+        corp_id = fields.get("AuthCorpId") or (fields.get("ToUserName") if is_event else None)
+        digest = CallbackInbox.payload_hash(message.xml)
         try:
-            row = self.records.create({
+            if self._nonce_seen(instance, timestamp, nonce):
+                # A replayed nonce is a redelivery only if its payload is stored; anything else is refused.
+                if self.inbox.stored(digest, authFullName=instance.fullName):
+                    log.info("redelivered %s callback for %s acknowledged", info_type, instance.fullName)
+                    return _plain("success", 200)
+                return self._reject(ReplayedNonce(f"nonce {nonce!r} with timestamp {timestamp} was already "
+                                                  "accepted for another message"))
+            accepted = self.inbox.accept({
                 "authFullName": instance.fullName, "suiteId": instance.suiteId, "corpId": corp_id,
                 "infoType": info_type or "unknown", "payloadHash": digest, "payload": message.xml})
-        except ConstraintError:
+        except InboxUnavailable as exc:
+            return self._unavailable(instance, exc)
+        if accepted.duplicate:
             log.info("duplicate %s callback for %s acknowledged", info_type, instance.fullName)
-            return
-        self._schedule(row.id)
+        self._spend_nonce(instance, timestamp, nonce)
+        return _plain("success", 200)
 
-    def _schedule(self, record_id: int) -> None:
-        future = self._executor.submit(self._run_quietly, record_id)
-        with self._futures_lock:
-            self._futures.add(future)
-        future.add_done_callback(self._forget)
+    @staticmethod
+    def _nonce_seen(instance: Any, timestamp: str, nonce: str) -> bool:
+        try:
+            return bool(instance.crypto.nonce_seen(timestamp, nonce))
+        except Exception as exc:  # the cache is down: the payload-hash dedup still holds
+            log.warning("cannot read the callback nonce cache (%s); relying on payload deduplication",
+                        type(exc).__name__)
+            return False
 
-    def _forget(self, future: Future[None]) -> None:
-        with self._futures_lock:
-            self._futures.discard(future)
+    @staticmethod
+    def _spend_nonce(instance: Any, timestamp: str, nonce: str) -> None:
+        try:
+            instance.crypto.remember_nonce(timestamp, nonce)
+        except Exception as exc:  # the record is committed; a lost nonce only weakens replay refusal
+            log.warning("cannot write the callback nonce cache (%s); the callback is stored", type(exc).__name__)
 
-    def _run_quietly(self, record_id: int) -> None:
-        # A failure is already recorded on the row; the worker thread must not die of it.
-        with contextlib.suppress(Exception):
-            self._process(record_id, from_status=("pending",))
+    def _handle(self, row: Row) -> str:
+        """Run the handler of a claimed record's event; return the note for the record."""
+        instance = self._instance(row.authFullName)
+        fields = parse_flat_xml(row.payload, "callback payload")
+        handler = self.handlers.get(row.infoType, self._on_unknown)
+        return handler(instance, fields)
 
     def waitIdle(self, timeout: float = 10.0) -> bool:
-        """Wait until every scheduled callback is processed; False if time ran out."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._futures_lock:
-                pending = set(self._futures)
-            if not pending:
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            wait_futures(pending, timeout=remaining)
+        """Wait until every callback this process scheduled is processed; False if time ran out."""
+        return self.inbox.wait_idle(timeout)
 
     def close(self) -> None:
-        """Finish the callbacks in hand and stop the worker."""
-        self._executor.shutdown(wait=True)
+        """Finish the callbacks in hand and stop the worker and the sweep."""
+        self.inbox.close()
 
     def retryCallBack(self, recordId: int) -> None:
-        """Process a failed or pending callback record again (now, in this thread)."""
-        row = self.records.get(Q(id=int(recordId)))
-        if row is None:
-            raise LookupError(f"no callback record {recordId}")
-        if row.status not in ("failed", "pending"):
-            raise ValueError(f"callback record {recordId} is {row.status}; only failed or pending ones are retried")
-        self._process(row.id, from_status=("failed", "pending"))
+        """Process a callback record again now, in this thread: a failed or pending one, or one whose lease expired.
 
-    def _process(self, record_id: int, from_status: tuple[str, ...]) -> None:
-        """Claim a record (one worker wins), run its handler, and record the outcome."""
-        now = _utc()
-        claimable = Q(status__in=list(from_status)) | Q(status="processing", processedAt__lt=now - STALE_CLAIM)
-        row = self.records.get(Q(id=record_id))
-        if row is None or not self.records.updateByFilter(
-                Q(id=record_id) & claimable, {"status": "processing", "processedAt": now,
-                                              "attempts": row.attempts + 1}):
-            return
-        try:
-            instance = self._instance(row.authFullName)
-            fields = _fields(row.payload)
-            handler = self.handlers.get(row.infoType, self._on_unknown)
-            note = handler(instance, fields)
-        except Exception as exc:
-            text = redact(f"{type(exc).__name__}: {exc}")[:_ERROR_TEXT_LIMIT]
-            self.records.updateByPK(record_id, {"status": "failed", "lastError": text, "processedAt": _utc()})
-            log.warning("callback %s (%s) failed: %s", record_id, row.infoType, text)
-            raise
-        self.records.updateByPK(record_id, {"status": "done", "note": note, "lastError": None,
-                                            "processedAt": _utc()})
+        Raises LeaseHeld (naming the holder and the expiry) while another worker's lease is live.
+        """
+        self.inbox.retry(int(recordId))
 
     # -- event handlers: each returns a note for the record ------------------------------------
 
@@ -240,7 +283,7 @@ class QywxProxyAuthService(Service):
         instance.saveSuiteTicket(fields["SuiteTicket"], _event_time(fields))
         # Tickets come every ten minutes; keep a day of their records, not all of them.
         self.records.deleteByFilter(Q(infoType="suite_ticket", status="done",
-                                      receivedAt__lt=_utc() - timedelta(days=1)))
+                                      receivedAt__lt=clock.utc_now() - timedelta(days=1)))
         return "suite_ticket stored"
 
     def _on_auth_code(self, instance: Any, fields: dict[str, str]) -> str:
@@ -305,7 +348,7 @@ class QywxProxyAuthService(Service):
         instance = self._instance_for_corp(corpId, authFullName)
         row = instance.corpAuth(corpId)
         try:
-            instance.authModel.updateByPK(row.id, {"orgCode": code, "updatedAt": _utc()})
+            instance.authModel.updateByPK(row.id, {"orgCode": code, "updatedAt": clock.utc_now()})
         except ConstraintError:
             raise ValueError(f"organisation code {code!r} is already used by another corp") from None
 
@@ -325,14 +368,9 @@ class QywxProxyAuthService(Service):
         return self.getLoginConfigByCode(code)
 
 
-def _fields(xml: str) -> dict[str, str]:
-    from jitlite.wecom import parse_flat_xml
-
-    return parse_flat_xml(xml, "callback payload")
-
-
 def _event_time(fields: dict[str, str]) -> float:
+    """Return the event's TimeStamp, or now on the app's clock when it has none."""
     try:
-        return float(fields.get("TimeStamp") or time.time())
+        return float(fields.get("TimeStamp") or clock.now())
     except ValueError:
-        return time.time()
+        return clock.now()

@@ -1,0 +1,463 @@
+"""The callback inbox: what a Type does with a verified callback so that none is lost or stuck.
+
+::
+
+    accept  → store the record (deduplicated by payload hash) — only then may the sender get "success"
+            → schedule its id on the runner
+    process → claim it with a lease (owner + expiry) → run the Type's handler → record done or failed
+    sweep   → renew the leases this process holds; re-schedule records whose lease expired (their
+              worker died) and pending records nobody picked up; runs at start-up and periodically
+    retry   → run a failed, pending or lease-expired record again, now (``retryCallBack``)
+
+The database row is the source of truth; a runner is given nothing but the record id, so where work
+runs is a seam (:class:`InboxRunner`): :class:`ThreadRunner` runs records in this process, and a task
+queue can take its place without changing the inbox or the Types. Claims are conditional updates, so
+whichever process or thread claims a record first runs it and every other claim is a no-op; a handler
+can still run twice if its worker stalls past its lease and the record is re-claimed, so handlers
+must be idempotent (WeCom redelivers anyway).
+
+Lease expiries are wall-clock times (``jitlite.runtime.clock``) compared across processes and hosts,
+so the hosts' clocks must agree (NTP) to well within a lease.
+
+The record model needs these fields: ``id``, ``payloadHash`` (unique, with any scope fields the
+Type adds), ``status`` (pending, processing, done, failed), ``attempts``, ``lastError``, ``note``,
+``receivedAt``, ``processedAt``, ``leaseOwner`` and ``leaseExpiresAt``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from ..runtime import clock
+from ..runtime.errors import JitliteError
+from ..runtime.logredact import redact
+from ..storage import ConstraintError, Q, Row
+
+__all__ = [
+    "DEFAULT_LEASE_SECONDS",
+    "DEFAULT_SWEEP_SECONDS",
+    "RECORD_FIELDS",
+    "Accepted",
+    "CallbackInbox",
+    "InboxRunner",
+    "InboxUnavailable",
+    "LeaseHeld",
+    "ThreadRunner",
+]
+
+log = logging.getLogger("jitlite.inbox")
+
+DEFAULT_LEASE_SECONDS = 300.0  # a claim a worker neither finishes nor renews in this time is taken over
+DEFAULT_SWEEP_SECONDS = 60.0  # how often a process looks for expired leases and orphaned records
+RECORD_FIELDS = ("id", "payloadHash", "status", "attempts", "lastError", "note", "receivedAt", "processedAt",
+                 "leaseOwner", "leaseExpiresAt")
+_ERROR_TEXT_LIMIT = 2000
+_SWEEP_PAGE = 200  # record ids a sweep reads per query
+_SWEEP_LIMIT = 10_000  # records one sweep schedules at most; the next sweep takes the rest
+
+
+class InboxUnavailable(JitliteError):
+    """The record store could not take a callback: answer so that the sender retries (HTTP 503)."""
+
+
+class LeaseHeld(JitliteError):
+    """A record is being processed under a live lease, so it cannot be retried yet."""
+
+    def __init__(self, record_id: int, owner: str | None, expires_at: datetime | None) -> None:
+        self.record_id = record_id
+        self.owner = owner
+        self.expires_at = expires_at
+        until = expires_at.isoformat(timespec="seconds") if expires_at else "an unknown time"
+        super().__init__(
+            f"callback record {record_id} is being processed by {owner or 'another worker'} under a lease that "
+            f"expires at {until}; retry it after that, when an unfinished claim is taken over")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What ``accept`` did: the record's id, and whether it was already stored (a redelivery)."""
+
+    record_id: int
+    duplicate: bool
+
+
+class InboxRunner(Protocol):
+    """Where an inbox's work runs: it is handed record ids and must call the inbox's work for each."""
+
+    def submit(self, record_id: int) -> None:
+        """Arrange for the record to be processed (soon, once)."""
+        ...
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until everything submitted here has run; False if time ran out."""
+        ...
+
+    def close(self) -> None:
+        """Finish the work in hand and stop taking more."""
+        ...
+
+
+class ThreadRunner:
+    """Run records on a small thread pool in this process (the default runner)."""
+
+    def __init__(self, work: Callable[[int], None], *, workers: int = 1, name: str = "callback-inbox") -> None:
+        self._work = work
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._futures: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, record_id: int) -> None:
+        """Queue the record's work on the pool."""
+        future = self._executor.submit(self._work, record_id)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._lock:
+            self._futures.discard(future)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every queued record has run; False if time ran out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = set(self._futures)
+            if not pending:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            wait_futures(pending, timeout=remaining)
+
+    def close(self) -> None:
+        """Finish the queued records and stop the pool."""
+        self._executor.shutdown(wait=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    """Return an error's type and first line, redacted (drivers append the SQL and its parameters)."""
+    lines = str(exc).splitlines()
+    return redact(f"{type(exc).__name__}: {lines[0] if lines else ''}")[:300]
+
+
+def _worker_id() -> str:
+    """Return an id for this process's claims: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class CallbackInbox:
+    """Store, schedule, claim under a lease, process and sweep the callback records of one model.
+
+    ``records`` is a model element (or manager) with the fields in ``RECORD_FIELDS``; ``handle``
+    turns a claimed record into a note for it (raising marks the record failed). ``runner`` builds
+    the runner from the work function (default: :class:`ThreadRunner` with one worker).
+    ``sweep_seconds`` of 0 turns the periodic sweep off (leases are still renewed).
+    """
+
+    def __init__(
+        self,
+        records: Any,
+        handle: Callable[[Row], str | None],
+        *,
+        name: str = "callback-inbox",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        sweep_seconds: float = DEFAULT_SWEEP_SECONDS,
+        runner: Callable[[Callable[[int], None]], InboxRunner] | None = None,
+    ) -> None:
+        if not lease_seconds > 0:
+            raise ValueError(f"{name}: the lease must be a positive number of seconds, not {lease_seconds!r}")
+        if not sweep_seconds >= 0:
+            raise ValueError(f"{name}: the sweep interval must be >= 0 seconds (0 turns it off), not {sweep_seconds!r}")
+        table = getattr(getattr(records, "manager", records), "model", None)
+        fields = getattr(table, "__fields__", None)
+        if table is not None and fields is not None:
+            missing = [f for f in RECORD_FIELDS if f not in fields]
+            if missing:
+                raise ValueError(f"{name}: the record model {table.__name__} lacks the inbox fields "
+                                 f"{', '.join(missing)}; add them to the model")
+        self.records = records
+        self.handle = handle
+        self.name = name
+        self.lease = timedelta(seconds=lease_seconds)
+        self.sweep_seconds = sweep_seconds
+        self.owner = _worker_id()
+        self._claim_numbers = itertools.count(1)
+        self._held: dict[int, str] = {}  # record id → owner of the claim this process holds on it
+        self._scheduled: set[int] = set()  # ids on this process's runner, so a sweep does not queue them twice
+        self._lock = threading.Lock()
+        self._runner = (runner or (lambda work: ThreadRunner(work, name=name)))(self._run_scheduled)
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=_tick, args=(weakref.ref(self), self._stop, self._tick_seconds()),
+                                        name=f"{name}-sweep", daemon=True)
+        self._ticker.start()
+
+    def __repr__(self) -> str:
+        return f"CallbackInbox({self.name!r}, owner={self.owner!r}, lease={self.lease.total_seconds():g}s)"
+
+    # -- storing -------------------------------------------------------------------------------
+
+    @staticmethod
+    def payload_hash(payload: str) -> str:
+        """Return the hash that deduplicates redeliveries of one payload."""
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def stored(self, payloadHash: str, **scope: Any) -> bool:
+        """Tell whether a record with this payload hash (and scope fields) is stored."""
+        try:
+            return self.records.get(Q(payloadHash=payloadHash, **scope)) is not None
+        except Exception as exc:  # the store is down: the caller must not acknowledge
+            raise InboxUnavailable(f"{self.name}: cannot read the callback records ({_first_line(exc)})") from exc
+
+    def accept(self, values: Mapping[str, Any]) -> Accepted:
+        """Store a callback once (by ``payloadHash`` within its unique key) and schedule it.
+
+        Raises InboxUnavailable when the store fails: the sender must then be told to retry, never
+        "success". A redelivery of a stored payload is not stored or scheduled again.
+        """
+        if not values.get("payloadHash"):
+            raise ValueError(f"{self.name}: a callback record needs its payloadHash")
+        try:
+            row = self.records.create({**values, "status": "pending", "attempts": 0})
+        except ConstraintError as exc:
+            scope = {k: v for k, v in values.items() if k == "payloadHash" or k in self._unique_scope()}
+            existing = self._get_or_unavailable(Q(**scope))
+            if existing is None:  # refused for another reason than a duplicate: not stored
+                raise InboxUnavailable(f"{self.name}: the callback record was refused ({_first_line(exc)})") from exc
+            return Accepted(existing.id, duplicate=True)
+        except Exception as exc:
+            raise InboxUnavailable(f"{self.name}: cannot store the callback ({_first_line(exc)})") from exc
+        try:
+            self.schedule(row.id)
+        except Exception as exc:  # stored all the same: a sweep or the next start runs it
+            log.warning("%s: record %s is stored but could not be scheduled (%s); a sweep will run it",
+                        self.name, row.id, _first_line(exc))
+        return Accepted(row.id, duplicate=False)
+
+    def _unique_scope(self) -> set[str]:
+        table = getattr(getattr(self.records, "manager", self.records), "model", None)
+        keys: set[str] = set()
+        for unique in getattr(table, "__unique__", ()):
+            names = (unique,) if isinstance(unique, str) else tuple(unique)
+            if "payloadHash" in names:
+                keys.update(names)
+        return keys
+
+    def _get_or_unavailable(self, where: Q) -> Row | None:
+        try:
+            row: Row | None = self.records.get(where)
+        except Exception as exc:
+            raise InboxUnavailable(f"{self.name}: cannot read the callback records ({_first_line(exc)})") from exc
+        return row
+
+    # -- scheduling and processing -------------------------------------------------------------
+
+    def schedule(self, record_id: int) -> None:
+        """Hand a record to the runner unless this process already has it queued."""
+        with self._lock:
+            if record_id in self._scheduled:
+                return
+            self._scheduled.add(record_id)
+        try:
+            self._runner.submit(record_id)
+        except BaseException:
+            with self._lock:
+                self._scheduled.discard(record_id)
+            raise
+
+    def _run_scheduled(self, record_id: int) -> None:
+        """Process one scheduled record (the runner's work); a handler's failure is kept on the record."""
+        try:
+            self.process(record_id, raise_errors=False)
+        except Exception as exc:  # the store failed around the handler: the lease runs out, a sweep retries
+            log.warning("%s: record %s could not be claimed or its outcome recorded (%s); a sweep will take "
+                        "it up again", self.name, record_id, _first_line(exc))
+        finally:
+            with self._lock:
+                self._scheduled.discard(record_id)
+
+    def process(self, record_id: int, *, raise_errors: bool = True) -> bool:
+        """Claim a pending or lease-expired record and run it; False if it was not claimable.
+
+        A handler's exception marks the record failed and, with ``raise_errors``, propagates.
+        """
+        row = self.records.get(Q(id=record_id))
+        if row is None or not self._claimable_now(row):
+            return False
+        return self._claim_and_run(row, ("pending",), raise_errors=raise_errors)
+
+    def retry(self, record_id: int) -> Row:
+        """Run a failed, pending or lease-expired record again in this thread; return it as it ends.
+
+        Raises LookupError for an unknown record, LeaseHeld while a live lease covers it, and
+        ValueError for a record that is done.
+        """
+        row = self.records.get(Q(id=int(record_id)))
+        if row is None:
+            raise LookupError(f"no callback record {record_id}")
+        if row.status == "processing" and self._lease_live(row):
+            raise LeaseHeld(row.id, row.leaseOwner, self._lease_expiry(row))
+        if row.status not in ("failed", "pending", "processing"):
+            raise ValueError(f"callback record {record_id} is {row.status}; only failed or pending ones are retried, "
+                             "and processing ones whose lease expired")
+        if not self._claim_and_run(row, ("failed", "pending"), raise_errors=True):
+            # Someone claimed it between our read and our claim: say what it is now.
+            now_row = self.records.get(Q(id=row.id))
+            if now_row is not None and now_row.status == "processing":
+                raise LeaseHeld(now_row.id, now_row.leaseOwner, self._lease_expiry(now_row))
+            raise ValueError(f"callback record {record_id} was just processed by another worker "
+                             f"(now {now_row.status if now_row else 'deleted'})")
+        done: Row = self.records.get(Q(id=row.id))
+        return done
+
+    def _lease_expiry(self, row: Row) -> datetime | None:
+        expires: datetime | None = row.leaseExpiresAt
+        if expires is None and row.processedAt is not None:  # a claim from before leases: one lease from its start
+            expires = row.processedAt + self.lease
+        return expires
+
+    def _lease_live(self, row: Row) -> bool:
+        expires = self._lease_expiry(row)
+        return expires is not None and expires > clock.utc_now()
+
+    def _claimable_now(self, row: Row) -> bool:
+        return row.status == "pending" or (row.status == "processing" and not self._lease_live(row))
+
+    def _expired_claim(self, now: datetime) -> Q:
+        return Q(status="processing") & (
+            Q(leaseExpiresAt__lt=now) | Q(leaseExpiresAt__isnull=True, processedAt__lt=now - self.lease))
+
+    def _claim_and_run(self, row: Row, from_status: tuple[str, ...], *, raise_errors: bool) -> bool:
+        now = clock.utc_now()
+        owner = f"{self.owner}:{next(self._claim_numbers)}"
+        # One conditional update: the status (or an expired lease) and the attempt count we read must
+        # still hold, so exactly one claimant wins and attempts count every claim.
+        claimable = Q(status__in=list(from_status)) | self._expired_claim(now)
+        claimed = self.records.updateByFilter(
+            Q(id=row.id, attempts=row.attempts) & claimable,
+            {"status": "processing", "attempts": row.attempts + 1, "leaseOwner": owner,
+             "leaseExpiresAt": now + self.lease, "processedAt": now})
+        if not claimed:
+            return False
+        with self._lock:
+            self._held[row.id] = owner
+        try:
+            try:
+                note = self.handle(row)
+            except Exception as exc:
+                text = redact(f"{type(exc).__name__}: {exc}")[:_ERROR_TEXT_LIMIT]
+                self._finish(row.id, owner, {"status": "failed", "lastError": text})
+                log.warning("%s: record %s (%s) failed: %s", self.name, row.id, row.get("infoType", "?"), text)
+                if raise_errors:
+                    raise
+                return True
+            self._finish(row.id, owner, {"status": "done", "note": note, "lastError": None})
+        finally:
+            with self._lock:
+                self._held.pop(row.id, None)
+        return True
+
+    def _finish(self, record_id: int, owner: str, outcome: dict[str, Any]) -> None:
+        """Record the outcome, if this claim still owns the record."""
+        changed = self.records.updateByFilter(
+            Q(id=record_id, status="processing", leaseOwner=owner),
+            {**outcome, "leaseExpiresAt": None, "processedAt": clock.utc_now()})
+        if not changed:
+            log.warning("%s: record %s outlived its lease and was taken over; its outcome is left to the "
+                        "worker that holds it now", self.name, record_id)
+
+    # -- leases and sweeping -------------------------------------------------------------------
+
+    def _tick_seconds(self) -> float:
+        # Renew well before a lease runs out; sweep no more often than asked.
+        renew = self.lease.total_seconds() / 3
+        return min(renew, self.sweep_seconds) if self.sweep_seconds else renew
+
+    def renew_leases(self) -> int:
+        """Push back the expiry of every claim this process holds; return how many were renewed."""
+        with self._lock:
+            held = dict(self._held)
+        renewed = 0
+        for record_id, owner in held.items():
+            renewed += self.records.updateByFilter(
+                Q(id=record_id, status="processing", leaseOwner=owner),
+                {"leaseExpiresAt": clock.utc_now() + self.lease})
+        return renewed
+
+    def sweep(self, *, pending_grace: timedelta | None = None) -> int:
+        """Schedule records whose lease expired, and pending ones older than the grace; return how many.
+
+        The grace (one lease by default) leaves fresh records to the process that stored them; at
+        start-up every pending record is taken (grace 0). One sweep schedules at most _SWEEP_LIMIT
+        records, read in pages by id; the next sweep takes the rest.
+        """
+        now = clock.utc_now()
+        grace = self.lease if pending_grace is None else pending_grace
+        stale = self._expired_claim(now) | Q(status="pending", receivedAt__lte=now - grace)
+        taken, last_id = 0, None
+        while taken < _SWEEP_LIMIT:
+            where = stale if last_id is None else stale & Q(id__gt=last_id)
+            rows = self.records.query(where, fieldList=["id"], orderList=[["id", 1]], size=_SWEEP_PAGE)["rowDatas"]
+            for row in rows:
+                self.schedule(row.id)
+            taken += len(rows)
+            if len(rows) < _SWEEP_PAGE:
+                break
+            last_id = rows[-1].id
+        return taken
+
+    def resume(self) -> int:
+        """Schedule what a stopped or killed process left behind (call at start-up); return how many."""
+        return self.sweep(pending_grace=timedelta(0))
+
+    def _tick(self, sweep_due: bool) -> None:
+        """One round of the background ticker: renew leases, and sweep when due."""
+        try:
+            self.renew_leases()
+            if sweep_due:
+                taken = self.sweep()
+                if taken:
+                    log.info("%s: sweep scheduled %d record(s) left pending or with an expired lease", self.name, taken)
+        except Exception as exc:  # the store is down: try again next tick
+            log.warning("%s: lease renewal or sweep failed: %s", self.name, _first_line(exc))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every record this process scheduled has been processed; False if time ran out."""
+        return self._runner.wait_idle(timeout)
+
+    def close(self) -> None:
+        """Stop sweeping, finish the records in hand and stop the runner."""
+        self._stop.set()
+        self._runner.close()
+        if self._ticker is not threading.current_thread():
+            self._ticker.join(timeout=5)
+
+
+def _tick(ref: weakref.ReferenceType[CallbackInbox], stop: threading.Event, interval: float) -> None:
+    """Renew leases and sweep every interval until stopped or the inbox is gone."""
+    next_sweep = time.monotonic()
+    while not stop.wait(interval):
+        inbox = ref()
+        if inbox is None:
+            return
+        sweep_due = bool(inbox.sweep_seconds) and time.monotonic() >= next_sweep
+        if sweep_due:
+            next_sweep = time.monotonic() + inbox.sweep_seconds
+        inbox._tick(sweep_due)
+        del inbox  # hold no reference while waiting, so an abandoned inbox can be collected

@@ -1,0 +1,264 @@
+"""The callback inbox on its own: any record model, any runner, storage failures, leases and sweeps."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from jitlite.meta.inbox import (
+    RECORD_FIELDS,
+    CallbackInbox,
+    InboxUnavailable,
+    LeaseHeld,
+)
+from jitlite.runtime import clock
+from jitlite.storage import Datetime, Integer, Ltext, Model, ModelManager, Row, Stext, create_sqlite_engine, utc_now
+
+
+class Delivery(Model):
+    """A minimal record model: the inbox fields plus a scope and a payload."""
+
+    __tablename__ = "deliveries"
+    __unique__ = (("channel", "payloadHash"),)
+    __indexes__ = ("status",)
+    channel = Stext(max_length=32)
+    payloadHash = Stext(max_length=64)
+    payload = Ltext()
+    status = Stext(max_length=16, default="pending")
+    attempts = Integer(default=0)
+    lastError = Ltext(nullable=True)
+    note = Ltext(nullable=True)
+    receivedAt = Datetime(default=utc_now)
+    processedAt = Datetime(nullable=True)
+    leaseOwner = Stext(max_length=255, nullable=True)
+    leaseExpiresAt = Datetime(nullable=True)
+
+
+class QueueRunner:
+    """A stand-in for a task queue: it only remembers the ids it was handed."""
+
+    def __init__(self, work: Callable[[int], None]) -> None:
+        self.work = work
+        self.submitted: list[int] = []
+
+    def submit(self, record_id: int) -> None:
+        self.submitted.append(record_id)
+
+    def wait_idle(self, timeout: float) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = create_sqlite_engine(tmp_path / "inbox.sqlite3")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def deliveries(engine: Engine) -> ModelManager:
+    return Delivery.bind(engine)
+
+
+@pytest.fixture
+def make_inbox(deliveries: ModelManager) -> Iterator[Callable[..., CallbackInbox]]:
+    made: list[CallbackInbox] = []
+
+    def make(handle: Callable[[Row], str | None] | None = None, **options: Any) -> CallbackInbox:
+        handle = handle or (lambda row: f"handled {row.payload}")
+        options.setdefault("sweep_seconds", 0)
+        inbox = CallbackInbox(deliveries, handle, name="test-inbox", **options)
+        made.append(inbox)
+        return inbox
+
+    yield make
+    for inbox in made:
+        inbox.close()
+
+
+def delivery(payload: str, channel: str = "a") -> dict[str, Any]:
+    return {"channel": channel, "payload": payload, "payloadHash": CallbackInbox.payload_hash(payload)}
+
+
+def test_accept_stores_once_per_payload_and_runs_it(make_inbox: Callable[..., CallbackInbox],
+                                                    deliveries: ModelManager) -> None:
+    inbox = make_inbox()
+    first = inbox.accept(delivery("<xml>1</xml>"))
+    again = inbox.accept(delivery("<xml>1</xml>"))
+    other_scope = inbox.accept(delivery("<xml>1</xml>", channel="b"))
+    assert (again.record_id, again.duplicate, first.duplicate) == (first.record_id, True, False)
+    assert other_scope.record_id != first.record_id and not other_scope.duplicate
+    assert inbox.stored(first_hash := CallbackInbox.payload_hash("<xml>1</xml>"), channel="a")
+    assert not inbox.stored(first_hash, channel="c")
+    assert inbox.wait_idle(10)
+    rows = deliveries.query(orderList=[["id", 1]])["rowDatas"]
+    assert [(r.status, r.attempts, r.note, r.leaseExpiresAt) for r in rows] == [
+        ("done", 1, "handled <xml>1</xml>", None)] * 2
+    assert all(r.leaseOwner.startswith(inbox.owner) for r in rows)
+
+
+def test_a_store_that_fails_raises_inbox_unavailable(make_inbox: Callable[..., CallbackInbox],
+                                                     deliveries: ModelManager, engine: Engine) -> None:
+    inbox = make_inbox()
+    engine.dispose()
+    (Path(str(engine.url.database))).unlink()
+    Path(str(engine.url.database)).mkdir()  # a folder where the database file was: every open fails
+    with pytest.raises(InboxUnavailable, match="cannot store the callback"):
+        inbox.accept(delivery("<xml>lost?</xml>"))
+    with pytest.raises(InboxUnavailable, match="cannot read the callback records"):
+        inbox.stored("0" * 64)
+
+
+def test_the_runner_is_a_seam_that_carries_only_record_ids(make_inbox: Callable[..., CallbackInbox],
+                                                           deliveries: ModelManager) -> None:
+    runners: list[QueueRunner] = []
+
+    def queue(work: Callable[[int], None]) -> QueueRunner:
+        runners.append(QueueRunner(work))
+        return runners[-1]
+
+    inbox = make_inbox(runner=queue)
+    accepted = inbox.accept(delivery("<xml>queued</xml>"))
+    [runner] = runners
+    assert runner.submitted == [accepted.record_id]
+    assert deliveries.get(f"Q(id={accepted.record_id})").status == "pending"
+    runner.work(accepted.record_id)  # a worker elsewhere runs the task with nothing but the id
+    assert deliveries.get(f"Q(id={accepted.record_id})").status == "done"
+    runner.work(accepted.record_id)  # a duplicate task is a no-op
+    assert deliveries.get(f"Q(id={accepted.record_id})").attempts == 1
+
+
+def test_resume_schedules_every_record_left_behind_in_pages(make_inbox: Callable[..., CallbackInbox],
+                                                            deliveries: ModelManager) -> None:
+    now = clock.utc_now()
+    expired = {"status": "processing", "attempts": 1, "leaseOwner": "dead:1:x:1",
+               "leaseExpiresAt": now - timedelta(seconds=1)}
+    live = {"status": "processing", "attempts": 1, "leaseOwner": "alive:2:y:1",
+            "leaseExpiresAt": now + timedelta(minutes=5)}
+    deliveries.createOrUpdateMany([delivery(f"<xml>{i}</xml>") for i in range(450)])
+    deliveries.createOrUpdateMany([{**delivery("<xml>expired</xml>"), **expired},
+                                   {**delivery("<xml>live</xml>"), **live},
+                                   {**delivery("<xml>done</xml>"), "status": "done"},
+                                   {**delivery("<xml>failed</xml>"), "status": "failed"}])
+    runners: list[QueueRunner] = []
+    inbox = make_inbox(runner=lambda work: runners.append(QueueRunner(work)) or runners[-1])
+    assert inbox.resume() == 451
+    payloads = {deliveries.get(f"Q(id={i})").payload for i in runners[0].submitted}
+    assert len(runners[0].submitted) == 451 and "<xml>expired</xml>" in payloads
+    assert not payloads & {"<xml>live</xml>", "<xml>done</xml>", "<xml>failed</xml>"}
+    assert inbox.sweep() == 1  # fresh pending records are left to their storer; the expired claim is not
+    assert inbox.resume() == 451
+    assert len(runners[0].submitted) == 451  # ids this process already has queued are not queued again
+
+
+def test_a_failed_handler_is_recorded_redacted_and_retried(make_inbox: Callable[..., CallbackInbox],
+                                                          deliveries: ModelManager) -> None:
+    outcomes = iter([RuntimeError("upstream said corpsecret=abc123def456 is wrong"), "second time lucky"])
+
+    def flaky(row: Row) -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    inbox = make_inbox(flaky)
+    accepted = inbox.accept(delivery("<xml>flaky</xml>"))
+    assert inbox.wait_idle(10)
+    row = deliveries.get(f"Q(id={accepted.record_id})")
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "RuntimeError" in row.lastError and "abc123def456" not in row.lastError
+    done = inbox.retry(accepted.record_id)
+    assert (done.status, done.attempts, done.note, done.lastError) == ("done", 2, "second time lucky", None)
+    with pytest.raises(ValueError, match="is done"):
+        inbox.retry(accepted.record_id)
+    with pytest.raises(LookupError):
+        inbox.retry(999_999)
+
+
+def test_only_one_of_many_concurrent_claims_runs_a_record(make_inbox: Callable[..., CallbackInbox],
+                                                         deliveries: ModelManager) -> None:
+    calls: list[int] = []
+    lock = threading.Lock()
+
+    def count(row: Row) -> str:
+        with lock:
+            calls.append(row.id)
+        return "ok"
+
+    inboxes = [make_inbox(count, runner=QueueRunner) for _ in range(4)]
+    record_id = inboxes[0].accept(delivery("<xml>contended</xml>")).record_id
+    barrier = threading.Barrier(8)
+
+    def claim(inbox: CallbackInbox) -> None:
+        barrier.wait()
+        inbox.process(record_id)
+
+    threads = [threading.Thread(target=claim, args=(inboxes[i % 4],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [record_id]
+    assert deliveries.get(f"Q(id={record_id})").attempts == 1
+
+
+def test_a_claim_that_outlived_its_lease_does_not_overwrite_the_new_owners_outcome(
+        make_inbox: Callable[..., CallbackInbox], deliveries: ModelManager) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def stalled(row: Row) -> str:
+        entered.set()
+        release.wait(10)
+        return "stale outcome"
+
+    slow = make_inbox(stalled, lease_seconds=60)
+    record_id = slow.accept(delivery("<xml>stall</xml>")).record_id
+    assert entered.wait(10)
+    with slow._lock:
+        slow._held.clear()  # stop renewing, as a worker frozen by the OS would
+    deliveries.updateByPK(record_id, {"leaseExpiresAt": clock.utc_now() - timedelta(seconds=1)})
+    taker = make_inbox(lambda row: "taken over", runner=QueueRunner)
+    assert taker.process(record_id)
+    release.set()
+    assert slow.wait_idle(10)
+    row = deliveries.get(f"Q(id={record_id})")
+    assert (row.status, row.note, row.attempts) == ("done", "taken over", 2)
+
+
+def test_a_model_without_the_inbox_fields_is_refused(engine: Engine) -> None:
+    class Bare(Model):
+        __tablename__ = "bare"
+        payloadHash = Stext(max_length=64)
+
+    with pytest.raises(ValueError, match="lacks the inbox fields status, attempts"):
+        CallbackInbox(Bare.bind(engine), lambda row: None, name="bare-inbox")
+    assert RECORD_FIELDS[0] == "id"
+
+
+def test_settings_are_checked(deliveries: ModelManager) -> None:
+    with pytest.raises(ValueError, match="lease must be a positive number"):
+        CallbackInbox(deliveries, lambda row: None, lease_seconds=0)
+    with pytest.raises(ValueError, match="sweep interval must be >= 0"):
+        CallbackInbox(deliveries, lambda row: None, sweep_seconds=-1)
+
+
+def test_lease_held_names_the_holder_and_expiry(make_inbox: Callable[..., CallbackInbox],
+                                                deliveries: ModelManager) -> None:
+    until = clock.utc_now() + timedelta(minutes=2)
+    deliveries.create({**delivery("<xml>held</xml>"), "status": "processing", "attempts": 1,
+                       "leaseOwner": "web-3:981:0a1b2c3d:7", "leaseExpiresAt": until})
+    inbox = make_inbox(runner=QueueRunner)
+    with pytest.raises(LeaseHeld) as held:
+        inbox.retry(1)
+    assert (held.value.owner, held.value.expires_at) == ("web-3:981:0a1b2c3d:7", until)
+    assert "web-3:981:0a1b2c3d:7" in str(held.value) and until.isoformat(timespec="seconds") in str(held.value)

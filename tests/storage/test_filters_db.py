@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from jitlite.storage import FilterError, Model, ModelManager, Q
+from jitlite.storage import FilterError, Model, ModelManager, Q, qfilter
+from jitlite.storage.qfilter import MAX_DEPTH, MAX_TERMS, MAX_VALUES
 
 UTC = timezone.utc
 
@@ -139,6 +140,34 @@ CASES: list[tuple[str, set[str]]] = [
     ("Q(Q(age=30), Q.AND, Q(name='Alice'))", {"u1"}),
     ("Q()", ALL),
     ("", ALL),
+    # JitAi's forms: a wrapped single condition, worded operators, like without % means "contains".
+    ("Q(Q('age', '=', 1))", set()),
+    ("Q(Q(age=30))", {"u1", "u5"}),
+    ("Q(Q('age', 'gt', 30))", {"u4", "u6"}),
+    ("Q(Q(Q('age', 'gte', 45)))", {"u4"}),
+    ("Q('age', 'ne', 30)", {"u2", "u3", "u4", "u6"}),
+    ("Q('age', 'lt', 18)", {"u2"}),
+    ("Q('age', 'lte', 17)", {"u2"}),
+    ("Q(Q('age', 'gt', 18), Q.AND, Q('age', 'lt', 31))", {"u1", "u5"}),
+    ("Q('name', 'isnull', 1)", {"u4"}),
+    ("Q('name', 'isnull', 0)", ALL - {"u4"}),
+    ("Q(name__like='Car')", {"u3", "u6"}),
+    ("Q('name', 'like', 'ol')", {"u3", "u6"}),
+    ("Q(name__nlike='%o%')", {"u1", "u4", "u5"}),  # a NULL name does not contain it
+    ("Q('name', 'nlike', 'Carol')", {"u1", "u2", "u4", "u5"}),
+    ("Q(name__likeany=['Ali', 'bo'])", {"u1", "u2"}),
+    ("Q('name', 'likeany', ['%sure', 'X1'])", {"u5", "u6"}),
+    ("Q(name__likeany=[])", set()),
+    ("Q(name__nlikeany=['Ali', 'bo'])", {"u3", "u4", "u5", "u6"}),
+    ("Q(name__nlikeany=[])", ALL),
+    ("Q(departments__nlike='%2%')", {"u3", "u4", "u6"}),
+    # Date parts of a date-time are those of its UTC date: u4 joined 2023-12-31 23:59:59 in Beijing.
+    ("Q(joinedAt__year=2024)", {"u1", "u2"}),
+    ("Q('joinedAt', 'year', 2023)", {"u4"}),
+    ("Q(joinedAt__month=6)", {"u2"}),
+    ("Q(joinedAt__month=12) & Q(joinedAt__day=31)", {"u4"}),
+    ("Q('joinedAt', 'day', 1)", {"u1", "u2"}),
+    ("~Q(joinedAt__year=2024)", {"u3", "u4", "u5", "u6"}),
 ]
 
 
@@ -183,6 +212,9 @@ def test_injection_attempts_select_nothing_extra(seeded: ModelManager) -> None:
         ("Q(departments='[1]')", ["'eq' does not apply to JitList field 'departments'"]),
         ("Q(departments=[1])", ["list is not a filter value"]),
         ("Q(name=1)", ["Stext field 'name': expected text, got int"]),
+        ("Q(name__year=2024)", ["lookup 'year' does not apply to Stext field 'name'"]),
+        ("Q(age__likeany=['1'])", ["lookup 'likeany' does not apply to Integer field 'age'"]),
+        ("Q(joinedAt__nlike='2024%')", ["lookup 'nlike' does not apply to Datetime field 'joinedAt'"]),
     ],
 )
 def test_filters_on_fields_the_model_cannot_compare_are_rejected(
@@ -192,3 +224,84 @@ def test_filters_on_fields_the_model_cannot_compare_are_rejected(
         members.query(source)
     for fragment in fragments:
         assert fragment in str(caught.value), str(caught.value)
+
+
+def test_the_largest_filter_allowed_runs_on_every_engine(members: ModelManager) -> None:
+    # 500 terms (the most allowed), each a NULL-aware `nin`, OR-ed under the deepest negation
+    # allowed: still within SQLite's expression depth of 1000 and PostgreSQL's stack.
+    members.create(member("u1", age=7))
+    members.create(member("u2", age=None))
+    terms = Q(age__nin=[0, None])
+    for i in range(1, MAX_TERMS):
+        terms = terms | Q(age__nin=[i, None])
+    deepest = terms
+    for _ in range(MAX_DEPTH - 1):
+        deepest = ~deepest
+    assert deepest.node is not None and deepest.node.depth == MAX_DEPTH
+    assert user_ids(members, deepest) == {"u2"}  # an odd number of negations of "age is not NULL"
+    # The most values a filter string may compare, in one list.
+    listed = "Q(age__in=[" + ",".join(["7"] * MAX_VALUES) + "])"
+    assert user_ids(members, listed) == {"u1"}
+
+
+def test_a_filter_the_database_cannot_evaluate_is_a_filter_error(
+    database: Any, members: ModelManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    members.create(member("u1", age=7))
+    if database.kind == "sqlite":
+        # Past the term bound (lifted here to reach the database), SQLite refuses the expression.
+        monkeypatch.setattr(qfilter, "MAX_TERMS", 5_000)
+        too_large = Q(age=0)
+        for i in range(1, 1_500):
+            too_large = too_large | Q(age=i)
+        expected = "SQLite cannot evaluate a filter this large"
+    else:
+        # Q objects built in Python have no value bound; PostgreSQL binds at most 65535 per statement.
+        too_large = Q(age__in=list(range(70_000)))
+        expected = "PostgreSQL cannot bind more than 65535 values in one statement"
+    calls = [
+        lambda: members.query(too_large),
+        lambda: members.get(too_large),
+        lambda: members.updateOrAdd(too_large, {"name": "x"}),
+        lambda: members.updateByFilter(too_large, {"name": "x"}),
+        lambda: members.deleteByFilter(too_large),
+    ]
+    for call in calls:
+        with pytest.raises(FilterError) as caught:
+            call()
+        message = str(caught.value)
+        assert message.startswith("invalid filter on Member: " + expected), message
+        assert "field__in=[...]" in message and "split the query" in message
+        # Neither SQL text nor bound values reach the message, and no driver error is chained.
+        assert "SELECT" not in message and "members" not in message and "1499" not in message
+        assert caught.value.__suppress_context__ and caught.value.__cause__ is None
+    assert members.get(Q(userId="u1")) is not None  # nothing was deleted or changed
+
+
+@pytest.mark.parametrize(
+    "filter",
+    [
+        "Q(name='a\\x00b')",
+        "Q(name__in=['ok', 'a\\x00'])",
+        "Q(name__startswith='\\ud800')",
+        "Q('name', '=', '\\udfff')",
+        "Q(name='\ud800')",
+        "Q(name='\x00')",
+        {"name": "a\x00"},
+        {"na\x00me": "a"},
+    ],
+    ids=["nul", "nul in list", "surrogate", "positional surrogate", "raw surrogate", "raw nul", "dict", "dict key"],
+)
+def test_nul_and_lone_surrogates_never_reach_the_driver(members: ModelManager, filter: Any) -> None:
+    members.create(member("u1", name="a"))
+    for call in (
+        lambda: members.query(filter),
+        lambda: members.get(filter),
+        lambda: members.updateByFilter(filter, {"age": 1}),
+        lambda: members.deleteByFilter(filter),
+    ):
+        with pytest.raises(FilterError) as caught:
+            call()
+        message = str(caught.value)
+        assert "NUL character" in message or "lone surrogate" in message, message
+        assert message.isprintable()

@@ -8,17 +8,21 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import importer
+from . import importer, logredact
 from .element import Element
 from .errors import ElementBuildError, ElementNotFound, JitliteError
 from .index import AppIndex, build_index, schema_of
 from .layers import ElementSpec
 from .names import check_full_name, suggest
-from .schema import masked_dump
+from .schema import MASK, masked_dump
+from .variables import EnvVars, find_secrets
 
 __all__ = ["App"]
 
 T = TypeVar("T")
+
+# Whatever logs in this process (httpx, werkzeug, jitlite, the host), secrets are masked.
+logredact.install()
 
 
 class App:
@@ -31,7 +35,10 @@ class App:
 
     def __init__(self, path: str | Path = ".", *, environ: Mapping[str, str] | None = None) -> None:
         self.root = Path(path).resolve()
+        logredact.install()  # again, in case the host replaced the log record factory since import
         self._index: AppIndex = build_index(self.root, environ)
+        index = self._index
+        index.variables.mark_secret_later(lambda: _secret_placeholder_names(index))
         manifest = self._index.app_layer.manifest
         assert manifest is not None
         self.appId: str = manifest.appId
@@ -53,9 +60,13 @@ class App:
     # -- what the app is made of ---------------------------------------------------------------
 
     @property
-    def envVars(self) -> dict[str, str]:
-        """Return the merged variables: declared defaults < jitlite.toml < environment."""
-        return dict(self._index.variables.values)
+    def envVars(self) -> EnvVars:
+        """Return the merged variables: declared defaults < jitlite.toml < environment.
+
+        A dict whose repr masks the secret variables (``JITLITE_SECRET_KEY``, names that look
+        secret, ``"secret": true`` declarations, placeholders of secret config fields).
+        """
+        return self._index.variables.env_vars()
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -126,15 +137,26 @@ class App:
         }
         validated = self._index.validated.get(spec.full_name)
         if validated is not None:
-            info["declaration"] = masked_dump(validated.declaration, exclude_unset=True)
-            info["config"] = masked_dump(validated.config)
+            info["declaration"] = self._masked(masked_dump(validated.declaration, exclude_unset=True))
+            info["config"] = self._masked(masked_dump(validated.config))
             info["configFile"] = spec.config_path
         else:
-            info["declaration"] = masked_dump(spec.declaration, exclude_unset=True)
+            info["declaration"] = self._masked(masked_dump(spec.declaration, exclude_unset=True))
             schema = schema_of(self._index, spec, []) if spec.kind in ("type", "meta") else None
             if schema is not None:
                 info["configSchema"] = schema.config.model_json_schema()
         return info
+
+    def _masked(self, dumped: dict[str, Any]) -> dict[str, Any]:
+        """Mask secret variables in a dumped declaration or config."""
+        # Their declared values, and any string a secret value was filled into (a field not declared secret).
+        variables = self._index.variables
+        for decl in dumped.get("variables") or ():
+            if isinstance(decl, dict) and variables.is_secret(str(decl.get("name"))) and decl.get("value"):
+                decl["value"] = MASK
+        secrets = [v for n, v in variables.values.items() if len(v) >= 4 and variables.is_secret(n)]
+        masked: dict[str, Any] = _mask_strings(dumped, secrets) if secrets else dumped
+        return masked
 
     def checkClasses(self) -> list[str]:
         """Import the class of every element; return one message per element that cannot be built."""
@@ -192,14 +214,17 @@ class App:
         if spec.kind != "instance":
             return cls
         validated = self._index.validated[spec.full_name]
+        # Its secrets are masked in every log record and error from now on, whatever their form there.
+        logredact.register_secrets(*find_secrets(validated.config)[0], *find_secrets(validated.declaration)[0])
         try:
             obj = cls(app=self, spec=spec, declaration=validated.declaration, config=validated.config)
             obj.onLoad()
         except JitliteError:
             raise
         except Exception as exc:
+            # The cause's text may quote a variable's value: secret ones are masked.
             raise ElementBuildError(f"building {spec.full_name} ({cls.__qualname__}) failed: "
-                                    f"{type(exc).__name__}: {exc}") from exc
+                                    f"{type(exc).__name__}: {logredact.redact(str(exc))}") from exc
         return obj
 
     def _class_of(self, spec: ElementSpec) -> type:
@@ -231,6 +256,27 @@ class App:
     def __repr__(self) -> str:
         return f"<App {self.appId} at {self.root}>"
 
+
+
+def _secret_placeholder_names(index: AppIndex) -> set[str]:
+    """Return the variables whose placeholders fill a field that a Type's schema declares secret."""
+    names: set[str] = set()
+    for full_name, validated in index.validated.items():
+        spec = index.visible.get(full_name)
+        if spec is not None and spec.placeholders:
+            names |= find_secrets(validated.config, spec.raw_config)[1]
+            names |= find_secrets(validated.declaration, spec.raw_declaration)[1]
+    return names
+
+
+def _mask_strings(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return MASK if any(secret in value for secret in secrets) else value
+    if isinstance(value, dict):
+        return {k: _mask_strings(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_strings(v, secrets) for v in value]
+    return value
 
 
 def _import_class(spec: ElementSpec) -> type:

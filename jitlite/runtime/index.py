@@ -22,18 +22,22 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import ElementLoadError, Problem
-from .layers import ElementSpec, Layer, discover, resolve_layers
+from .files import FileRefused
+from .layers import MANIFEST, ElementSpec, Layer, discover, resolve_layers, typo_problems
 from .names import suggest
 from .reporting import validation_problems
 from .schema import Declaration, VariableDecl
+from .settings import setting_problems
 from .variables import (
     SECRET_KEY_VARIABLE,
+    TOML_NAME,
     LocalSettings,
     MissingVariable,
     VariableSet,
     fill_placeholders,
     key_from_file,
     read_toml,
+    secret_key_problem,
 )
 
 __all__ = ["AppIndex", "ElementSchema", "build_index", "schema_of"]
@@ -86,6 +90,10 @@ class AppIndex:
         self.validated: dict[str, Validated] = {}
         self.top_names: frozenset[str] = frozenset()
         self.problems: list[Problem] = []
+        # What start-up could not read: names referring into it are not reported again as unknown.
+        self.broken: set[str] = set()  # fullNames (and folders) whose files were refused or invalid
+        self.layers_incomplete = False  # an extended app could not be read at all
+        self.variables_incomplete = False  # jitlite.toml could not be read, so variables may be missing
 
     @property
     def app_layer(self) -> Layer:
@@ -122,6 +130,12 @@ class AppIndex:
         """Return the fullNames of every visible Meta and Type."""
         return [n for n, s in self.visible.items() if s.kind in ("meta", "type")]
 
+    def hidden_by_problem(self, full_name: str) -> bool:
+        """Tell whether an unknown fullName may be an element that a reported problem kept from loading."""
+        if self.layers_incomplete:
+            return True
+        return any(full_name == name or full_name.startswith(name + ".") for name in self.broken)
+
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
@@ -150,21 +164,30 @@ def build_index(root: Path, environ: Mapping[str, str] | None = None, *, strict:
 
 
 def _build_index(root: Path, environ: Mapping[str, str] | None, strict: bool) -> AppIndex:
-    layers, problems = resolve_layers(root)
+    layers, problems, complete = resolve_layers(root)
     label = f"app {root.name}"
     if not layers[-1].manifest or layers[-1].root != root:
         raise ElementLoadError(problems, label)
     label = f"app {layers[-1].name!r}"
-    index = AppIndex(root, layers, read_toml(root))
+    local, toml_problems = read_toml(root)
+    index = AppIndex(root, layers, local)
+    # An extended app that could not be read leaves its elements unknown: that one cause is enough.
+    index.layers_incomplete = not complete
+    index.variables_incomplete = bool(toml_problems)
+    problems.extend(toml_problems)
+    _check_settings(index, problems)
+    allow_external = index.settings.get("allowExternalSymlinks") is True
     per_layer = []
     for layer in layers:
-        specs, found = discover(layer)
+        specs, found = discover(layer, allow_external_symlinks=allow_external)
         per_layer.append((layer, specs))
         problems.extend(found)
+        index.broken.update(p.full_name for p in found)
     _merge(index, per_layer, problems)
     _resolve_types(index, problems)
     _collect_variables(index, environ, problems)
     _load_schemas(index, problems)
+    _check_declaration_keys(index, problems)
     _validate_instances(index, problems)
     if problems and strict:
         raise ElementLoadError(problems, label)
@@ -174,6 +197,38 @@ def _build_index(root: Path, environ: Mapping[str, str] | None, strict: bool) ->
         log.warning("%s from app %r (%s) overrides the one from %s (%s)", new.full_name, new.layer.name,
                     new.folder, _origin(old.layer), old.folder)
     return index
+
+
+def _check_settings(index: AppIndex, problems: list[Problem]) -> None:
+    """Check the settings of every app.json and of jitlite.toml: types of known ones, misspellings."""
+    for layer in index.layers:
+        if layer.manifest is not None:
+            problems.extend(setting_problems(layer.manifest.settings, f"app {layer.name}",
+                                             str(layer.root / MANIFEST)))
+    problems.extend(setting_problems(index.local.settings, f"app {index.app_layer.name}",
+                                     str(index.root / TOML_NAME)))
+
+
+def _check_declaration_keys(index: AppIndex, problems: list[Problem]) -> None:
+    """Report e.json keys that look like misspelt standard fields, unless the element's Type declares them.
+
+    The rule: a key that is not a standard field (``Declaration``) but one edit away from one
+    (``titel``, ``descripton``, ``Type``) is a misspelling, unless the Type's own ``Declaration``
+    schema declares it as an extra (``tags`` for a Type that declares ``tags``). Any other unknown
+    key is kept and exposed, as a Type may read keys it does not declare.
+    """
+    for spec in [*index.visible.values(), *index.hidden.values()]:
+        if not spec.suspect_keys or not spec.kind:
+            continue  # no suspicious key, or the element's type is unknown (reported already)
+        declared: set[str] = set()
+        if spec.kind == "instance" and spec.type_spec is not None:
+            schema = index.schemas.get(spec.type_spec.full_name)
+            if schema is None:
+                continue  # its Type's schema failed to load: reported already
+            for name, info in schema.declaration.model_fields.items():
+                declared.update(k for k in (name, info.alias) if isinstance(k, str))
+        typos = {k: v for k, v in spec.suspect_keys.items() if k not in declared}
+        problems.extend(typo_problems(spec.full_name, spec.declaration_path, typos, extra_hint=True))
 
 
 def _origin(layer: Layer) -> str:
@@ -231,11 +286,25 @@ def _collect_variables(index: AppIndex, environ: Mapping[str, str] | None, probl
             if decl.required:
                 origins[decl.name] = (spec.full_name, spec.declaration_path)
     local = dict(index.local.variables)
+    key_origin = (str(index.root / TOML_NAME), f"variables.{SECRET_KEY_VARIABLE}")
     key_file = index.settings.get("secretKeyFile")
-    if key_file and not environ.get(SECRET_KEY_VARIABLE) and not local.get(SECRET_KEY_VARIABLE):
+    if isinstance(key_file, str) and key_file and not environ.get(SECRET_KEY_VARIABLE) \
+            and not local.get(SECRET_KEY_VARIABLE):
         # The app opted in (settings.secretKeyFile): keep a generated key beside its data.
-        local[SECRET_KEY_VARIABLE] = key_from_file(index.root / str(key_file))
+        key_path = index.root / key_file
+        key_origin = (str(key_path), "")
+        try:
+            local[SECRET_KEY_VARIABLE] = key_from_file(key_path)
+        except FileRefused as exc:
+            problems.append(Problem(f"app {index.app_layer.name}", str(key_path), exc.message, exc.fix))
+        except OSError as exc:
+            problems.append(Problem(f"app {index.app_layer.name}", str(key_path),
+                                    f"the key file cannot be read or created: {exc.strerror}",
+                                    "check the permissions of the file and its folder"))
     index.variables = VariableSet(declarations, local, environ)
+    _check_secret_key(index, environ, local, key_origin, problems)
+    if index.variables_incomplete:
+        return  # jitlite.toml could not be read: a variable it may hold is not reported as missing
     for name in index.variables.missing_required():
         label, path = origins.get(name, (f"app {index.app_layer.name}", str(index.root / "app.json")))
         fix = f"set {name} in the environment, or under [variables] in {index.root / 'jitlite.toml'}"
@@ -243,6 +312,24 @@ def _collect_variables(index: AppIndex, environ: Mapping[str, str] | None, probl
             fix += " (make a key with `jitlite keygen`)"
         problems.append(Problem(label, path, f"required variable {name!r} has no value", fix,
                                 where=f"variables.{name}"))
+
+
+def _check_secret_key(index: AppIndex, environ: Mapping[str, str], local: Mapping[str, str],
+                      local_origin: tuple[str, str], problems: list[Problem]) -> None:
+    """Fail start-up, not the first encryption, when JITLITE_SECRET_KEY is set but holds no valid Fernet key."""
+    key = index.variables.values.get(SECRET_KEY_VARIABLE) or environ.get(SECRET_KEY_VARIABLE)
+    wrong = secret_key_problem(key) if key else None
+    if wrong is None:
+        return
+    if environ.get(SECRET_KEY_VARIABLE) == key:
+        path, where = f"the environment variable {SECRET_KEY_VARIABLE}", ""
+    elif local.get(SECRET_KEY_VARIABLE) == key:
+        path, where = local_origin
+    else:
+        path, where = str(index.root / MANIFEST), f"variables.{SECRET_KEY_VARIABLE}"
+    problems.append(Problem(f"app {index.app_layer.name}", path, wrong,
+                            f"make a key with `jitlite keygen` and set {SECRET_KEY_VARIABLE} to it (while rotating: "
+                            "the new key first, then the old ones, separated by commas)", where=where))
 
 
 def _resolve_types(index: AppIndex, problems: list[Problem]) -> None:
@@ -277,6 +364,8 @@ def _resolve_types(index: AppIndex, problems: list[Problem]) -> None:
         parent = lookup(spec, type_name)
         if parent is None:
             hidden = index.hidden.get(type_name)
+            if hidden is None and index.hidden_by_problem(type_name):
+                return False  # its Type could not be read: that problem is reported, not this one
             if hidden is not None:
                 message = f"type {type_name!r} is private to app {hidden.layer.name!r}"
                 fix = "use a public Type, or ask that app to make it public"
@@ -381,7 +470,8 @@ def _instances(index: AppIndex) -> list[ElementSpec]:
 
 def _validate_instances(index: AppIndex, problems: list[Problem]) -> None:
     """Fill placeholders and validate each instance's e.json and business config."""
-    context = {"type_chain": index.type_chain, "suggest": lambda n: suggest(n, list(index.visible))}
+    context = {"type_chain": lambda name: _reference_chain(index, name),
+               "suggest": lambda n: suggest(n, list(index.visible))}
     for spec in _instances(index):
         assert spec.type_spec is not None
         schema = index.schemas.get(spec.type_spec.full_name)
@@ -391,13 +481,11 @@ def _validate_instances(index: AppIndex, problems: list[Problem]) -> None:
         if spec.placeholders:
             try:
                 raw_decl = fill_placeholders(raw_decl, index.variables)
-            except MissingVariable as missing:
-                problems.append(_missing_variable_problem(index, spec, spec.declaration_path, missing))
-                continue
-            try:
                 raw_config = fill_placeholders(raw_config, index.variables)
             except MissingVariable as missing:
-                problems.append(_missing_variable_problem(index, spec, spec.config_path or spec.folder, missing))
+                if not index.variables_incomplete:  # else jitlite.toml may hold it: its problem stands alone
+                    path = spec.declaration_path if raw_decl is spec.raw_declaration else spec.config_path
+                    problems.append(_missing_variable_problem(index, spec, path or spec.folder, missing))
                 continue
         declaration: Declaration | None = spec.declaration
         if schema.declaration is not Declaration or raw_decl is not spec.raw_declaration:
@@ -410,6 +498,25 @@ def _validate_instances(index: AppIndex, problems: list[Problem]) -> None:
         config = _validate_config(spec, schema, raw_config, context, problems)
         if declaration is not None and config is not None:
             index.validated[spec.full_name] = Validated(declaration, config)
+
+
+class _AnyTypes(list[str]):
+    """The type chain of an element that a reported problem kept from loading: any type may be right."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def _reference_chain(index: AppIndex, full_name: str) -> list[str] | None:
+    """Return the type chain that reference checks (``schema.refers_to``) see for a fullName.
+
+    A reference to an element that could not be read is let through: the element's own problem
+    is the one to report, not a follow-on "not an element of this app".
+    """
+    chain = index.type_chain(full_name)
+    if chain is None and index.hidden_by_problem(full_name):
+        return _AnyTypes()
+    return chain
 
 
 def _validate_config(

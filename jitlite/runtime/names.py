@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable
 
 from .errors import InvalidElementName
 
-__all__ = ["FULL_NAME_PATTERN", "check_full_name", "is_identifier", "suggest"]
+__all__ = ["FULL_NAME_PATTERN", "check_full_name", "is_identifier", "misspelling_of", "suggest"]
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 FULL_NAME_PATTERN = re.compile(rf"{_IDENT}(?:\.{_IDENT})*")
@@ -64,3 +65,48 @@ def _closest(name: str, pool: list[str], limit: int, cutoff: float) -> list[str]
         return []
     best = scored[0][0]
     return [candidate for ratio, candidate in scored[:limit] if ratio >= best - 0.1]
+
+
+def misspelling_of(key: str, known: Iterable[str]) -> str | None:
+    """Return the known name that key is most likely a misspelling of, or None.
+
+    A misspelling differs from a known name only in letter case, or by at most one edit (insert,
+    delete, replace or swap two neighbours) per six letters of the known name, at least one:
+    ``titel`` → ``title``, ``setings`` → ``settings``, ``wecomBaseURL`` → ``wecomBaseUrl``, while
+    ``titleEn`` or ``timeout`` stay names of their own. A name that is itself known is no misspelling.
+    """
+    return _misspelling(key, tuple(sorted(known)))  # sorted: ties resolve the same way every run
+
+
+@functools.lru_cache(maxsize=4096)
+def _misspelling(key: str, pool: tuple[str, ...]) -> str | None:
+    """Return misspelling_of(key, pool); cached, as thousands of e.json files repeat the same keys."""
+    if key in pool:
+        return None
+    folded = key.casefold()
+    best: tuple[int, str] | None = None
+    for name in pool:
+        allowed = max(1, len(name) // 6)
+        if abs(len(name) - len(key)) > allowed:
+            continue
+        distance = _edit_distance(folded, name.casefold(), allowed)
+        if distance <= allowed and (best is None or distance < best[0]):
+            best = (distance, name)
+    return None if best is None else best[1]
+
+
+def _edit_distance(a: str, b: str, bound: int) -> int:
+    """Return the optimal-string-alignment distance of a and b, or bound + 1 once it exceeds bound."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > bound:
+            return bound + 1
+        previous2, previous = previous, current
+    return previous[-1]

@@ -8,10 +8,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .errors import Problem
+from .files import FileRefused
 from .names import suggest
 from .schema import NON_EMPTY_PATTERN, WECOM_ID_PATTERN
 
-__all__ = ["PATTERN_HINTS", "format_loc", "json_problem", "validation_problems"]
+__all__ = ["PATTERN_HINTS", "format_loc", "json_problem", "refused_problem", "validation_problems"]
 
 #: What a failed pattern means, and its fix, for the patterns jitlite.runtime.schema uses.
 PATTERN_HINTS = {
@@ -42,6 +43,11 @@ def json_problem(full_name: str, path: str, exc: json.JSONDecodeError) -> Proble
         "correct the JSON syntax (JSON allows no comments, no trailing commas and only double quotes)",
         where=f"line {exc.lineno}, column {exc.colno}",
     )
+
+
+def refused_problem(full_name: str, path: str, exc: FileRefused) -> Problem:
+    """Describe a file jitlite would not read (a FIFO, a device, a symlink loop, too big)."""
+    return Problem(full_name, path, exc.message, exc.fix, where=exc.where)
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:

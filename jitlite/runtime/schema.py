@@ -164,6 +164,8 @@ class VariableDecl(BaseModel):
     title: str = ""
     value: str | int | float | bool | None = None
     required: bool = False
+    #: Mask the value in ``app.envVars``' repr, ``jitlite show`` and errors, and in every log record.
+    secret: bool = False
 
 
 class Declaration(BaseModel):

@@ -42,7 +42,21 @@ def _placeholder(annotation: Any) -> Any:
     return ""
 
 
+_OMIT = object()
+
+
+def _scaffold_hint(info: FieldInfo) -> Any:
+    """Return the field's ``json_schema_extra["scaffold"]``: False omits it, another value is written as is."""
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and "scaffold" in extra:
+        return _OMIT if extra["scaffold"] is False else extra["scaffold"]
+    return None
+
+
 def _value_for(info: FieldInfo) -> Any:
+    hint = _scaffold_hint(info)
+    if hint is not None:
+        return hint
     if info.is_required():
         return _placeholder(info.annotation)
     default = info.get_default(call_default_factory=True)
@@ -51,7 +65,8 @@ def _value_for(info: FieldInfo) -> Any:
 
 def skeleton_of(model: type[BaseModel], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Return a dict with every field of model: defaults as they are, required ones empty."""
-    return {name: _value_for(info) for name, info in model.model_fields.items() if name not in skip}
+    values = {name: _value_for(info) for name, info in model.model_fields.items() if name not in skip}
+    return {name: value for name, value in values.items() if value is not _OMIT}
 
 
 def scaffold(index: AppIndex, type_name: str, full_name: str) -> list[Path]:
@@ -71,7 +86,7 @@ def scaffold(index: AppIndex, type_name: str, full_name: str) -> list[Path]:
         # Keys the Type adds, base keys it makes required, and base keys whose default it changes.
         if key not in declaration and (
             base is None or info.is_required() or info.get_default() != base.get_default()
-        ):
+        ) and _value_for(info) is not _OMIT:
             declaration[key] = _value_for(info)
     if "frontBundleEntry" in declaration and declaration["frontBundleEntry"] == "":
         declaration["frontBundleEntry"] = f"./{name}.json"

@@ -12,10 +12,11 @@ import jitlite
 from jitlite.meta import CacheElement
 
 
-def test_default_cache_is_in_memory(demo_app: jitlite.App) -> None:
-    cache = demo_app.getElement("caches.Default")
+def test_default_cache_is_sqlite_in_app_data(make_app: Callable[..., Path]) -> None:
+    root = make_app({}, app_id="defaultcache")
+    cache = jitlite.App(root, environ={}).getElement("caches.Default")
     assert isinstance(cache, CacheElement)
-    assert type(cache).__name__ == "MemoryCacheType"
+    assert type(cache).__name__ == "SqliteCacheType" and cache.sharedAcrossProcesses
     assert cache.set("token", {"value": "t"}, ttl=60) is True
     assert cache.get("token") == {"value": "t"}
     assert cache.incr("n") == 1 and cache.getNumeric("n") == 1
@@ -23,6 +24,19 @@ def test_default_cache_is_in_memory(demo_app: jitlite.App) -> None:
     with cache.lock("refresh", ttl=5):
         assert cache.exists("token")
     assert cache.delete("token") and not cache.exists("token")
+    assert (root / "appData" / "caches" / "Default" / "sqlite.db").is_file()
+    # A second App on the same folder (another worker process, say) sees the same values.
+    assert jitlite.App(root, environ={}).getElement("caches.Default").getNumeric("n") == 1
+
+
+def test_memory_cache_is_an_explicit_choice(make_app: Callable[..., Path]) -> None:
+    root = make_app({"caches/Default/e.json": {"title": "Process cache", "type": "caches.MemoryType"}},
+                    app_id="memorycache")
+    cache = jitlite.App(root, environ={}).getElement("caches.Default")
+    assert type(cache).__name__ == "MemoryCacheType" and not cache.sharedAcrossProcesses
+    cache.set("k", 1)
+    assert jitlite.App(root, environ={}).getElement("caches.Default").get("k") is None  # this process only
+    assert not (root / "appData" / "caches").exists()
 
 
 def test_override_default_with_sqlite(make_app: Callable[..., Path]) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 import jitlite
 
@@ -74,4 +75,5 @@ def test_secret_key_file_is_generated_once_and_kept(make_app: Callable[..., Path
     assert key_file.read_text().strip() == first
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert jitlite.App(root, environ={}).envVars["JITLITE_SECRET_KEY"] == first
-    assert jitlite.App(root, environ={"JITLITE_SECRET_KEY": "from-env"}).envVars["JITLITE_SECRET_KEY"] == "from-env"
+    from_env = Fernet.generate_key().decode()
+    assert jitlite.App(root, environ={"JITLITE_SECRET_KEY": from_env}).envVars["JITLITE_SECRET_KEY"] == from_env

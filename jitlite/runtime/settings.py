@@ -1,0 +1,99 @@
+"""The settings jitlite reads, listed in one place, and the check of an app's settings.
+
+Settings come from ``app.json`` ``settings`` (each layer, lowest first) and ``jitlite.toml``
+``[settings]``. Every setting jitlite or an official Type reads is registered here with the JSON
+types it accepts; a feature that reads a new setting registers it with ``register_setting``.
+
+The check at start-up:
+
+- a known setting with a value of the wrong type is a problem;
+- an unknown setting that is a likely misspelling of a known one (``wecomBaseURL``,
+  ``callbackTimestampWindw``; see ``names.misspelling_of``) is a problem with "did you mean";
+- any other unknown setting is the app's own, kept and readable through ``app.settings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Problem
+from .names import misspelling_of
+
+__all__ = ["KNOWN_SETTINGS", "Setting", "register_setting", "setting_problems"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting jitlite reads: its name, the value types it accepts, what it does."""
+
+    name: str
+    kinds: tuple[type, ...]
+    description: str
+
+    def accepts(self, value: Any) -> bool:
+        """Tell whether value has one of the accepted types (true/false is not a number here)."""
+        if isinstance(value, bool):
+            return bool in self.kinds
+        return isinstance(value, self.kinds)
+
+    @property
+    def kind_words(self) -> str:
+        """Return the accepted types in the words of a JSON or TOML file."""
+        words = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+                 dict: "an object / table", list: "a list"}
+        return " or ".join(words.get(kind, kind.__name__) for kind in self.kinds)
+
+
+KNOWN_SETTINGS: dict[str, Setting] = {}
+
+
+def register_setting(name: str, kinds: tuple[type, ...], description: str) -> Setting:
+    """Declare a setting jitlite reads; return it."""
+    setting = KNOWN_SETTINGS[name] = Setting(name, kinds, description)
+    return setting
+
+
+register_setting("wecomBaseUrl", (str,), "base URL of the WeCom server API (default https://qyapi.weixin.qq.com)")
+register_setting("wechatBaseUrl", (str,), "base URL of the WeChat server API (default https://api.weixin.qq.com)")
+register_setting("wecomLoginBaseUrl", (str,),
+                 "base URL of the WeCom web login pages (default https://login.work.weixin.qq.com)")
+register_setting("wechatOpenBaseUrl", (str,),
+                 "base URL of the WeChat Open Platform login pages (default https://open.weixin.qq.com)")
+register_setting("httpTimeout", (int, float), "seconds a WeCom or WeChat API call may take")
+register_setting("secretKeyFile", (str,),
+                 "keep a generated JITLITE_SECRET_KEY in this file (relative to the app folder) when none is set")
+register_setting("callbackTimestampWindow", (int,), "seconds a callback's timestamp may differ from the clock")
+register_setting("qywxProviderCorpId", (str,), "the provider corp id, accepted as a callback receive-id")
+register_setting("sessionTtlSeconds", (dict,), 'session lifetime in seconds per platform, e.g. {"web": 86400}')
+register_setting("callbackLeaseSeconds", (int, float),
+                 "seconds a worker's claim on a callback lasts before another worker may resume it")
+register_setting("callbackSweepSeconds", (int, float),
+                 "how often callbacks whose lease expired are looked for, in seconds (0 turns it off)")
+register_setting("loginStateTtlSeconds", (int, float), "seconds an OAuth state issued by a login stays valid")
+register_setting("loginStateLimit", (int,), "OAuth states kept per login element at most (the oldest go first)")
+register_setting("orgSyncConcurrency", (int,), "WeCom requests an organisation sync makes at once")
+register_setting("orgSyncBatchSize", (int,), "rows an organisation sync writes per batch")
+register_setting("orgSyncLeaseSeconds", (int, float), "seconds a worker's claim on an organisation sync lasts")
+register_setting("orgSyncRegistersUsers", (bool,), "make every synced member a system user")
+register_setting("allowExternalSymlinks", (bool,), "let element folders hold symlinks that leave the app folder")
+
+
+def setting_problems(settings: Mapping[str, Any], label: str, path: str, prefix: str = "settings") -> list[Problem]:
+    """Check one source of settings (an app.json or jitlite.toml); return a Problem per mistake."""
+    problems = []
+    for name, value in settings.items():
+        where = f"{prefix}.{name}"
+        known = KNOWN_SETTINGS.get(name)
+        if known is not None:
+            if not known.accepts(value):
+                problems.append(Problem(label, path, f"setting {name!r} must be {known.kind_words}",
+                                        f"give {name} {known.kind_words} ({known.description})", where=where))
+            continue
+        meant = misspelling_of(name, KNOWN_SETTINGS)
+        if meant is not None:
+            problems.append(Problem(label, path, f"unknown setting {name!r}",
+                                    f"did you mean {meant!r}? ({KNOWN_SETTINGS[meant].description})",
+                                    where=where))
+    return problems

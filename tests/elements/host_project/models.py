@@ -1,0 +1,3 @@
+"""The host project's own models module (not an element)."""
+
+OWNER = "host models.py"

@@ -1,0 +1,3 @@
+"""The host project's own services package (not an element)."""
+
+OWNER = "host services package"

@@ -107,6 +107,13 @@ def add_int64(name: str, current: Any, amount: int) -> int:
     return result
 
 
+def _seconds(ts: float | None, ttl: float | None) -> float | None:
+    """Return the one TTL given as JitAi's `ts` or jitlite's `ttl`."""
+    if ts is not None and ttl is not None:
+        raise ValueError("give the expiry once: ts (JitAi's name) or ttl, not both")
+    return ts if ts is not None else ttl
+
+
 class CacheLock:
     """A lock held in a cache; use it as a context manager (`with cache.lock(name, ttl): ...`).
 
@@ -193,20 +200,32 @@ class Cache(ABC):
         raw = self._get_raw(check_name(name))
         return None if raw is None else decode_value(name, raw)
 
-    def set(self, name: str, value: Any, ttl: float | None = None) -> bool:
-        """Store `value` as JSON under `name`, replacing any value and TTL; expire after `ttl` seconds."""
+    def set(self, name: str, value: Any, ts: float | None = None, *, ttl: float | None = None) -> bool:
+        """Store `value` as JSON under `name`, replacing any value and TTL; return True once stored.
+
+        It expires after `ts` seconds (JitAi's name; `ttl=` is the same), or never.
+        """
         check_name(name)
         raw = encode_value(name, value)
-        return self._set_raw(name, raw, None if ttl is None else check_ttl(ttl))
+        seconds = _seconds(ts, ttl)
+        return self._set_raw(name, raw, None if seconds is None else check_ttl(seconds))
 
-    def getNumeric(self, name: str) -> int | float | None:
-        """Return the number stored under `name`, None if missing; raise TypeError for non-numbers."""
+    def getNumeric(self, name: str) -> int | float:
+        """Return the number stored under `name`, 0 if missing; raise TypeError for non-numbers."""
         value = self.get(name)
         if value is None:
-            return None
+            return 0
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"cache value for {name!r} is a {type(value).__name__}, not a number")
         return value
+
+    def setNumeric(self, name: str, n: int | float = 0, ts: float | None = None, *, ttl: float | None = None) -> bool:
+        """Store the number `n` under `name` (expiring after `ts` seconds, if given); return True."""
+        if isinstance(n, bool) or not isinstance(n, (int, float)):
+            raise ValueError(f"setNumeric needs a number for {name!r}, not {type(n).__name__}")
+        if isinstance(n, int) and not INT64_MIN <= n <= INT64_MAX:
+            raise ValueError(f"setNumeric value {n} for {name!r} does not fit a 64-bit integer")
+        return self.set(name, n, ts, ttl=ttl)
 
     def incr(self, name: str, amount: int = 1) -> int:
         """Atomically add `amount` to the integer under `name` (missing counts as 0) and return it."""
@@ -217,9 +236,12 @@ class Cache(ABC):
             raise ValueError(f"incr amount {amount} does not fit a 64-bit integer")
         return self._incr(name, amount)
 
-    def expire(self, name: str, ttl: float) -> bool:
-        """Make `name` expire `ttl` seconds from now; return False if it does not exist."""
-        return self._expire(check_name(name), check_ttl(ttl))
+    def expire(self, name: str, ts: float | None = None, *, ttl: float | None = None) -> bool:
+        """Make `name` expire `ts` seconds from now (`ttl=` is the same); return False if it does not exist."""
+        seconds = _seconds(ts, ttl)
+        if seconds is None:
+            raise ValueError("expire needs ts: the ttl in seconds until the value expires")
+        return self._expire(check_name(name), check_ttl(seconds))
 
     def exists(self, name: str) -> bool:
         """Return whether `name` holds an unexpired value."""
@@ -253,6 +275,14 @@ class Cache(ABC):
             timeout = float(timeout)
         poll = check_ttl(poll, "lock poll interval")
         return CacheLock(self, name, ttl, timeout, poll)
+
+    def ping(self) -> bool:
+        """Return whether the backend answers (False, and a logged warning, when it does not)."""
+        try:
+            return self._ping()
+        except Exception as exc:  # any driver error means "not reachable"; the caller decides what to do
+            logger.warning("cache %r did not answer a ping: %s: %s", self.namespace, type(exc).__name__, exc)
+            return False
 
     def close(self) -> None:  # noqa: B027 - optional hook: backends without resources keep this
         """Release resources held by the backend (connections); the default holds none."""
@@ -312,6 +342,10 @@ class Cache(ABC):
     @abstractmethod
     def _unlock(self, name: str, token: str) -> bool:
         """Delete the lock `name` only if `token` holds it; return whether it was held and unexpired."""
+
+    def _ping(self) -> bool:
+        """Check that the backend answers; backends with a server or a file override this."""
+        return True
 
     def _wait_for_lock(self, name: str, seconds: float) -> None:
         """Wait before the next acquisition attempt; backends that can be notified override this."""

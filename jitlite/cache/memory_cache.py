@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import heapq
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..runtime import clock as runtime_clock
 from .base import Cache, add_int64, decode_value
 
 __all__ = ["MemoryCache", "MemoryStore"]
@@ -32,12 +32,16 @@ class MemoryStore:
     Expired values are dropped lazily when read and by a bounded sweep on every write, which
     pops at most `sweep_batch` expired entries off a heap ordered by expiry; so the store
     cannot fill up with expired keys however many are written.
+
+    TTLs and lock leases run on `clock` (Unix seconds), by default the app's one clock
+    (`jitlite.runtime.clock`), read at every call: stored expiries such as OAuth states follow a
+    test that freezes or moves time, as they do in the SQLite cache.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, *, sweep_batch: int = 64) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None, *, sweep_batch: int = 64) -> None:
         if sweep_batch < 1:
             raise ValueError("sweep_batch must be at least 1")
-        self.clock = clock
+        self.clock: Callable[[], float] = runtime_clock.now if clock is None else clock
         self.sweep_batch = sweep_batch
         self.mutex = threading.RLock()
         # Waiters for a lock sleep on this condition and are woken on release.

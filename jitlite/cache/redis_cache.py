@@ -50,6 +50,11 @@ class RedisCache(Cache):
 
     Values are stored under "<namespace>:<name>", locks under "<namespace>@lock:<name>"
     (namespaces contain neither ":" nor "@", so the two never collide).
+
+    TTLs are kept by the Redis server on its own clock, so they do not follow
+    `jitlite.runtime.clock`: a test that freezes or moves time must wait for real, or use the
+    memory or SQLite cache, whose expiries follow that clock. (Token refresh still does: the token
+    manager compares its own refresh time, stored with the token, against the clock.)
     """
 
     def __init__(self, url_or_client: str | redis.Redis, namespace: str) -> None:
@@ -73,6 +78,9 @@ class RedisCache(Cache):
         """Close the client if this cache created it from a URL."""
         if self._owns_client:
             self.client.close()
+
+    def _ping(self) -> bool:
+        return bool(self.client.ping())
 
     def _get_raw(self, name: str) -> str | bytes | None:
         return self.client.get(self._key(name))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..runtime import clock as runtime_clock
+from ..runtime.privatefiles import private_file
 from .base import Cache, add_int64, check_ttl, decode_value
 
 __all__ = ["SqliteCache"]
@@ -52,6 +53,8 @@ class SqliteCache(Cache):
     IMMEDIATE transactions so they are atomic across processes. Expiry times are wall-clock
     epoch seconds because monotonic clocks are not comparable across reboots, and the file
     outlives processes. Expired rows are ignored on read and purged every `purge_interval` s.
+    The time comes from `clock`, by default the app's one clock (`jitlite.runtime.clock`), read
+    at every call: a test that freezes or moves that clock expires entries and locks accordingly.
     """
 
     def __init__(
@@ -61,7 +64,7 @@ class SqliteCache(Cache):
         *,
         busy_timeout: float = 5.0,
         purge_interval: float = 60.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(namespace)
         if str(path) in ("", ":memory:") or str(path).startswith("file::memory:"):
@@ -70,15 +73,16 @@ class SqliteCache(Cache):
         self.path = Path(path)
         self.busy_timeout = check_ttl(busy_timeout, "busy_timeout")
         self.purge_interval = check_ttl(purge_interval, "purge_interval")
-        self.clock = clock
+        self.clock: Callable[[], float] = runtime_clock.now if clock is None else clock
         self._local = threading.local()
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
         # Connections inherited through fork(): SQLite forbids using them in the child, and closing
         # them there can drop POSIX locks the child's own connections hold, so they are kept unused.
         self._inherited: list[_Connection] = []
-        self._next_purge = clock() + self.purge_interval
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._next_purge = self.clock() + self.purge_interval
+        # Cached tokens are secrets: the file is its owner's only (SQLite gives -wal/-shm the same mode).
+        private_file(self.path)
         conn = self._conn()
         # WAL lets readers proceed while one process writes; the mode is stored in the file.
         conn.execute("PRAGMA journal_mode=WAL")
@@ -146,6 +150,9 @@ class SqliteCache(Cache):
         self._local = threading.local()
 
     # -- primitives ------------------------------------------------------------------------------
+
+    def _ping(self) -> bool:
+        return self._conn().execute("SELECT 1 FROM jitlite_cache LIMIT 1").fetchall() is not None
 
     def _get_raw(self, name: str) -> str | None:
         row = (

@@ -164,3 +164,8 @@ def sandbox(host: str, port: int, org_file: str | None, members: int | None, dep
 
     serve(host, port, org_file=org_file, members=members, depts=depts, seed=seed,
           ticket_interval=ticket_interval, callback_url=callback_url)
+
+
+from .sync import sync as _sync_command  # noqa: E402 - its module imports this one's helpers
+
+main.add_command(_sync_command)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ..cache import Cache, CacheLock
 from ..runtime.element import Element
@@ -13,9 +13,12 @@ __all__ = ["CacheElement"]
 class CacheElement(Element):
     """A cache element: JSON values with TTLs, counters and locks, keys prefixed with the appId.
 
-    Each cache Type opens its backend in ``openBackend``; the methods below are the public API.
+    Each cache Type opens its backend in ``openBackend``; the methods below are JitAi's cache API
+    (``ts`` is a TTL in seconds; jitlite's ``ttl=`` keyword means the same).
     """
 
+    #: Whether the processes serving the app share this cache (False for the in-process memory cache).
+    sharedAcrossProcesses: ClassVar[bool] = True
     backend: Cache
 
     def onLoad(self) -> None:
@@ -30,21 +33,25 @@ class CacheElement(Element):
         """Return the value stored under name, or None if it is missing or expired."""
         return self.backend.get(name)
 
-    def set(self, name: str, value: Any, ttl: float | None = None) -> bool:
-        """Store a JSON value under name, expiring after ttl seconds if given."""
-        return self.backend.set(name, value, ttl)
+    def set(self, name: str, value: Any, ts: float | None = None, *, ttl: float | None = None) -> bool:
+        """Store a JSON value under name, expiring after ts seconds if given; return True."""
+        return self.backend.set(name, value, ts, ttl=ttl)
 
-    def getNumeric(self, name: str) -> int | float | None:
-        """Return the number stored under name, or None."""
+    def getNumeric(self, name: str) -> int | float:
+        """Return the number stored under name, or 0 if there is none."""
         return self.backend.getNumeric(name)
+
+    def setNumeric(self, name: str, n: int | float = 0, ts: float | None = None, *, ttl: float | None = None) -> bool:
+        """Store the number n under name, expiring after ts seconds if given; return True."""
+        return self.backend.setNumeric(name, n, ts, ttl=ttl)
 
     def incr(self, name: str, amount: int = 1) -> int:
         """Add amount to the integer under name atomically and return the new value."""
         return self.backend.incr(name, amount)
 
-    def expire(self, name: str, ttl: float) -> bool:
-        """Make name expire ttl seconds from now; False if it does not exist."""
-        return self.backend.expire(name, ttl)
+    def expire(self, name: str, ts: float | None = None, *, ttl: float | None = None) -> bool:
+        """Make name expire ts seconds from now; False if it does not exist."""
+        return self.backend.expire(name, ts, ttl=ttl)
 
     def exists(self, name: str) -> bool:
         """Tell whether name holds a value."""
@@ -61,6 +68,14 @@ class CacheElement(Element):
     def ttl(self, name: str) -> float | None:
         """Return the seconds name has left, or None if it never expires or is missing."""
         return self.backend.ttl(name)
+
+    def ping(self) -> bool:
+        """Tell whether the backend answers."""
+        return self.backend.ping()
+
+    def disconnect(self) -> None:
+        """Close the backend's connections (they reopen on the next call), as JitAi's Redis cache does."""
+        self.backend.close()
 
     def lock(self, name: str, ttl: float, *, timeout: float | None = 10.0, poll: float = 0.05) -> CacheLock:
         """Return a lock (a context manager) that excludes other holders, across processes where the backend can."""

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, g, request
 from jitlite.sandbox.errors import ApiError
 from jitlite.sandbox.state import SandboxState
 
-__all__ = ["EXTENSION", "api_route", "arg", "json_body", "json_response", "ok", "sandbox_state"]
+__all__ = ["EXTENSION", "api_route", "arg", "json_body", "json_response", "ok", "ok_encoded", "sandbox_state"]
 
 EXTENSION = "jitlite_sandbox"
 
@@ -35,6 +35,14 @@ def json_response(data: dict[str, Any], status: int = 200) -> Response:
 def ok(**data: Any) -> Response:
     """Return a WeCom success answer carrying `data`."""
     return json_response({"errcode": 0, "errmsg": "ok", **data})
+
+
+def ok_encoded(**encoded: str) -> Response:
+    """Return a WeCom success answer whose fields are given already encoded as JSON text."""
+    g.sandbox_errcode = 0
+    fields = "".join(f", {json.dumps(name)}: {text}" for name, text in encoded.items())
+    return Response('{"errcode": 0, "errmsg": "ok"' + fields + "}", status=200,
+                    content_type="application/json; charset=utf-8")
 
 
 def arg(name: str) -> str | None:

@@ -279,8 +279,9 @@ def ticket_thread() -> Response:
 def issue_code() -> Response:
     """Mint a login code without a login page.
 
-    kind "corp" (corp_id, userid, agent_id or suite_id), "suite" (suite_id, corp_id, userid) or
-    "wechat" (appid, user); with_ticket adds a user_ticket to the WeCom answers.
+    kind "corp" (corp_id, userid, agent_id or suite_id), "suite" (suite_id, corp_id, userid),
+    "wechat" (appid, user) or "nonmember" (person, and corp_id or suite_id: a code whose exchange
+    answers an openid only); with_ticket adds a user_ticket to the WeCom answers.
     """
     data = _body()
     state = sandbox_state()
@@ -297,8 +298,11 @@ def issue_code() -> Response:
     elif kind == "wechat":
         _pick(data, "kind", "appid", "user", optional=("scope",))
         code = state.issue_wechat_code(data["appid"], data["user"], scope=data.get("scope", "snsapi_login"))
+    elif kind == "nonmember":
+        _pick(data, "kind", "person", optional=("corp_id", "suite_id"))
+        code = state.issue_nonmember_code(data.get("corp_id"), data["person"], suite_id=data.get("suite_id"))
     else:
-        raise SandboxError("kind must be corp, suite or wechat")
+        raise SandboxError("kind must be corp, suite, wechat or nonmember")
     return _done(code=code)
 
 
@@ -348,8 +352,9 @@ def list_faults() -> Response:
 
 @bp.post("/faults")
 def add_fault() -> Response:
-    """Inject a fault: path and one of errcode, latency, http_status, drop; times (default: always)."""
-    data = _pick(_body(), "path", optional=("errcode", "latency", "http_status", "drop", "times"))
+    """Inject a fault: path and one of errcode, latency, http_status, drop; times (default: always);
+    params (query or body values the request must carry)."""
+    data = _pick(_body(), "path", optional=("errcode", "latency", "http_status", "drop", "times", "params"))
     fault = sandbox_state().add_fault(data.pop("path"), **data)
     return _done(fault=fault.to_dict())
 

@@ -5,13 +5,14 @@ Shapes and errcodes follow developer.work.weixin.qq.com; each view names its doc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
 from flask import Blueprint, Response
 
-from jitlite.sandbox._web import api_route, arg, json_body, ok, sandbox_state
+from jitlite.sandbox._web import api_route, arg, json_body, ok, ok_encoded, sandbox_state
 from jitlite.sandbox.errors import ApiError
 from jitlite.sandbox.models import Authorization, IssuedToken, LoginCode, Suite
 from jitlite.sandbox.orgdata import Corp, Department, Member
@@ -222,6 +223,8 @@ def auth_getuserinfo() -> Response:
     """
     state, token, _ = _corp_access()
     code = state.take_login_code(arg("code"), "corp", lambda c: c.corp_id == token.corp_id)
+    if not code.member:  # not a member of the corp: an openid (per corp) and no userid
+        return ok(openid=state.openid(token.corp_id, code.userid))
     data: dict[str, Any] = {"userid": code.userid}
     if code.with_ticket:
         ticket = state.issue_user_ticket("corp", token.corp_id, token.corp_id, code.userid)
@@ -270,9 +273,16 @@ def user_list() -> Response:
     https://developer.work.weixin.qq.com/document/path/90201
     """
     state, _, view = _corp_access()
+    key = (view.third_party, view.open_id_owner)
+    owner = view.open_id_owner
+
+    def encode(member: Member) -> str:
+        return json.dumps(_member_json(view, member, owner), ensure_ascii=False)
+
     with state.lock:
         members = _members_of(view)
-        return ok(userlist=[_member_json(view, m, view.open_id_owner) for m in members])
+        texts = [view.corp.encoded_member(m, key, encode) for m in members]
+    return ok_encoded(userlist="[" + ",".join(texts) + "]")
 
 
 @api_route(bp, "/user/simplelist", "GET")
@@ -542,6 +552,8 @@ def getuserinfo3rd() -> Response:
     """
     state, suite = _suite_access()
     code = state.take_login_code(arg("code"), "suite", lambda c: c.app_id == suite.suite_id)
+    if not code.member:  # not a member of any authorising corp: an openid only
+        return ok(openid=state.openid(suite.suite_id, code.userid))
     data: dict[str, Any] = {
         "corpid": code.corp_id,
         "userid": code.userid,
@@ -585,6 +597,8 @@ def get_login_info() -> Response:
         return suite is not None and suite.provider_corp_id == provider_id
 
     code = state.take_login_code(json_body().get("auth_code"), "suite", from_provider)
+    if not code.member:
+        raise ApiError(40029, "the auth_code was not issued to a member")
     with state.lock:
         corp = state.org.corps[code.corp_id]
         member = corp.get_member(code.userid)

@@ -52,7 +52,13 @@ def _api_error(exc: ApiError) -> Response:
 def _apply_faults() -> Response | None:
     if request.blueprint == admin.bp.name:
         return None
-    latency, fault = sandbox_state().take_faults(request.path)
+    state = sandbox_state()
+    params: dict[str, Any] = dict(request.args)
+    if any(f.params for f in state.faults()):  # read the body only when some fault looks at values
+        body = request.get_json(silent=True, cache=True)
+        if isinstance(body, dict):
+            params = {**body, **params}
+    latency, fault = state.take_faults(request.path, params)
     if latency:
         g.sandbox_fault = f"latency {latency:g}s"
         time.sleep(latency)

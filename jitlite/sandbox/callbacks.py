@@ -121,12 +121,15 @@ def member_fields(member: Member, *, open_userid: str | None, ids_only: bool,
 
 
 def department_fields(dept: Department, *, changed: set[str] | None = None,
-                      deleted: bool = False) -> list[Field]:
-    """Return the tags of a create/update/delete_party event."""
+                      deleted: bool = False, ids_only: bool = False) -> list[Field]:
+    """Return the tags of a create/update/delete_party event.
+
+    `ids_only` leaves the name out, as WeCom does for callbacks configured after August 2022.
+    """
     fields: list[Field] = [("Id", dept.id)]
     if deleted:
         return fields
-    if changed is None or "name" in changed:
+    if not ids_only and (changed is None or "name" in changed):
         fields.append(("Name", dept.name))
     if changed is None or "parentid" in changed:
         fields.append(("ParentId", dept.parentid))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -157,12 +159,13 @@ class LoginCode:
     value: str
     kind: CodeKind
     app_id: str  # corp id (corp codes), suite id (suite codes) or WeChat appid
-    userid: str  # WeCom userid, or the WeChat user's key
+    userid: str  # WeCom userid, or the WeChat user's key (a non-member's key for non-member codes)
     corp_id: str = ""
     issued_at: float = 0.0
     with_ticket: bool = False
     scope: str = ""
     used: bool = False
+    member: bool = True  # False: someone who is not a member scanned; exchanges answer an openid only
 
 
 @dataclass
@@ -235,7 +238,9 @@ class SnsRefreshToken:
 class Fault:
     """A fault injected into requests whose path matches `path` (an fnmatch pattern).
 
-    `remaining` None means every call; otherwise the fault is spent after that many calls.
+    `params`, when set, narrows it to requests carrying those query or JSON-body values (e.g.
+    ``{"department_id": "4"}``: one department's member list). `remaining` None means every call;
+    otherwise the fault is spent after that many calls.
     """
 
     path: str
@@ -245,6 +250,13 @@ class Fault:
     status: int = 503
     remaining: int | None = None
     hits: int = 0
+    params: dict[str, str] | None = None
+
+    def matches(self, path: str, params: Mapping[str, Any]) -> bool:
+        """Return whether the fault applies to a request for `path` with these parameters."""
+        if not fnmatch.fnmatchcase(path, self.path):
+            return False
+        return all(str(params.get(key)) == value for key, value in (self.params or {}).items())
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fault as the admin API shows it."""

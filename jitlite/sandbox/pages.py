@@ -50,6 +50,10 @@ _PEOPLE = """<p class="note">{{ hint }}</p>
 <input name="{{ person_field }}" placeholder="{{ person_field }}"> <button type="submit">扫码登录</button>
 </form></fieldset>{% else %}<p class="error">{{ empty }}</p>{% endfor %}"""
 
+# Someone who is not a member of the corp scans: WeCom answers their code with an openid only.
+_GUEST = """<fieldset><legend>非企业成员</legend><form method="post">
+<input name="guest" placeholder="任意名字"> <button type="submit">以非成员身份扫码</button></form></fieldset>"""
+
 _CORPS = """<p class="note">选择授权安装 {{ suite }} 的企业：</p>
 {% for corp in corps %}<form class="pick" method="post">
 <input type="hidden" name="corpid" value="{{ corp.corp_id }}">
@@ -153,9 +157,11 @@ def wwlogin() -> BaseResponse:
             suite_id, allow_party, allow_user = _corp_app(state, appid, int(agent_text))
             if request.method == "POST":
                 try:
-                    # Checks the member is in the app's visible range.
-                    code = state.issue_corp_code(appid, _param("userid") or "", suite_id=suite_id,
-                                                 agent_id=None if suite_id else int(agent_text))
+                    guest = _param("guest")
+                    # A member must be in the app's visible range; anyone else scans as a non-member.
+                    code = (state.issue_nonmember_code(appid, guest) if guest is not None else
+                            state.issue_corp_code(appid, _param("userid") or "", suite_id=suite_id,
+                                                  agent_id=None if suite_id else int(agent_text)))
                 except SandboxError as exc:
                     raise _PageError(str(exc)) from exc
                 return _redirect(redirect_uri, code=code, state=_param("state"))
@@ -167,9 +173,10 @@ def wwlogin() -> BaseResponse:
             corps = [state.org.corps[corp_id] for (suite_id, corp_id), auth in state.authorizations.items()
                      if suite_id == appid and auth.active]
             if request.method == "POST":
-                corp_id, userid = _param("corpid") or "", _param("userid") or ""
+                corp_id, userid, guest = _param("corpid") or "", _param("userid") or "", _param("guest")
                 try:
-                    code = state.issue_suite_code(appid, corp_id, userid)
+                    code = (state.issue_nonmember_code(None, guest, suite_id=appid) if guest is not None else
+                            state.issue_suite_code(appid, corp_id, userid))
                 except SandboxError as exc:
                     raise _PageError(str(exc)) from exc
                 return _redirect(redirect_uri, code=code, state=_param("state"), appid=appid)
@@ -182,7 +189,7 @@ def wwlogin() -> BaseResponse:
             raise _PageError(f"login_type must be CorpApp or ServiceApp, got {login_type!r}")
     body = render_template_string(_PEOPLE, groups=[g for g in groups if g], person_field="userid",
                                   hint="用企业微信扫码登录：选择扫码的成员。",
-                                  empty="没有可以登录这个应用的成员。")
+                                  empty="没有可以登录这个应用的成员。") + _GUEST
     return _page("企业微信登录（沙盒）", body)
 
 

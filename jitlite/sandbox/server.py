@@ -4,6 +4,7 @@ for a test or benchmark that needs real sockets.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -89,12 +90,15 @@ def _stop_on_signals() -> None:
 
 def serve(host: str = "127.0.0.1", port: int = 8765, org_file: str | os.PathLike[str] | None = None,
           members: int | None = None, depts: int | None = None, seed: int = 0,
-          ticket_interval: float = 600.0, *, callback_url: str | None = None) -> None:
+          ticket_interval: float = 600.0, *, callback_url: str | None = None, quiet: bool = False) -> None:
     """Serve the sandbox until interrupted, pushing suite tickets every `ticket_interval` seconds.
 
     `ticket_interval` 0 disables the ticket thread (tickets can still be pushed through the admin
-    API). Binds to loopback unless told otherwise: the sandbox has no authentication.
+    API). Binds to loopback unless told otherwise: the sandbox has no authentication. Port 0 takes
+    a free port; the first line on stderr names the URL. `quiet` leaves out the per-request log.
     """
+    if quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     state = build_state(org_file, members, depts, seed, ticket_interval or 600.0, callback_url)
     server = make_server(host, port, create_sandbox(state), threaded=True)
     bound_host, bound_port = (str(part) for part in server.server_address[:2])

@@ -416,6 +416,27 @@ class SandboxState:
                                             self.clock.now(), with_ticket,
                                             "snsapi_privateinfo" if with_ticket else "snsapi_base"))
 
+    def issue_nonmember_code(self, corp_id: str | None, person: str, *, suite_id: str | None = None) -> str:
+        """Return a code scanned by someone who is not a member (a WeChat user, an outsider).
+
+        With `suite_id` it is a ServiceApp code for `service/auth/getuserinfo3rd`, else a CorpApp
+        code of `corp_id` for `auth/getuserinfo`; either exchange answers an openid and no userid.
+        """
+        if not person:
+            raise SandboxError("name the person who scanned (any text)")
+        with self.lock:
+            if suite_id is not None:
+                self.suite(suite_id)
+                return self._new_code(LoginCode(_random(), "suite", suite_id, person, corp_id or "",
+                                                self.clock.now(), member=False))
+            if corp_id is None:
+                raise SandboxError("give the corp (CorpApp) or the suite (ServiceApp) of the login")
+            corp = self.corp(corp_id)
+            if person in corp.members:
+                raise SandboxError(f"{person!r} is a member of {corp_id}; use issue_corp_code")
+            return self._new_code(LoginCode(_random(), "corp", corp_id, person, corp_id, self.clock.now(),
+                                            member=False))
+
     def issue_wechat_code(self, appid: str, user_key: str, *, scope: str = "snsapi_login") -> str:
         """Return a code for `/sns/oauth2/access_token`, as the WeChat QR login gives."""
         with self.lock:
@@ -808,7 +829,8 @@ class SandboxState:
             corp = self.corp(corp_id)
             built = dept if isinstance(dept, Department) else _department_from(dept)
             corp.add_department(built)
-            pushes = [self._contact_push(auth, corp, "create_party", department_fields(built))
+            pushes = [self._contact_push(auth, corp, "create_party",
+                                         department_fields(built, ids_only=self._ids_only(auth)))
                       for auth in self._auths_seeing(corp, dept_id=built.id)]
         self._deliver_all(pushes)
         return built
@@ -824,8 +846,8 @@ class SandboxState:
             pushes = []
             if changed:
                 for auth in _merge(before, self._auths_seeing(corp, dept_id=dept_id)):
-                    pushes.append(self._contact_push(auth, corp, "update_party",
-                                                     department_fields(new, changed=changed)))
+                    pushes.append(self._contact_push(auth, corp, "update_party", department_fields(
+                        new, changed=changed, ids_only=self._ids_only(auth))))
         self._deliver_all(pushes)
         return new
 
@@ -854,6 +876,9 @@ class SandboxState:
             if visible:
                 seeing.append(auth)
         return seeing
+
+    def _ids_only(self, auth: Authorization) -> bool:
+        return self.suites[auth.suite_id].contact_ids_only
 
     def _user_fields(self, auth: Authorization, corp: Corp, member: Member, *,
                      changed: set[str] | None = None, deleted: bool = False) -> list[Any]:
@@ -889,12 +914,14 @@ class SandboxState:
 
     def add_fault(self, path: str, *, errcode: int | None = None, latency: float | None = None,
                   http_status: int | None = None, drop: bool = False,
-                  times: int | None = None) -> Fault:
+                  times: int | None = None, params: Mapping[str, Any] | None = None) -> Fault:
         """Make requests to `path` (an fnmatch pattern) fail: the next `times` calls, or all.
 
-        Give exactly one of: `errcode` (answer it, e.g. -1, 45009, 45033), `latency` (seconds to
-        wait before answering normally), `http_status` (answer a bare 5xx) or `drop` (close the
-        connection without an answer).
+        Give exactly one of: `errcode` (answer it, e.g. -1, 45009, 45033, or 60011 for an entity
+        outside the app's visible range), `latency` (seconds to wait before answering normally),
+        `http_status` (answer a bare 5xx) or `drop` (close the connection without an answer).
+        `params` narrows the fault to requests with those query or JSON-body values, e.g.
+        ``params={"department_id": 4}`` for one department's member list.
         """
         chosen = [name for name, value in (("errcode", errcode), ("latency", latency),
                                            ("http_status", http_status)) if value is not None]
@@ -908,8 +935,12 @@ class SandboxState:
             raise SandboxError("http_status must be an HTTP error status (400-599)")
         if latency is not None and latency < 0:
             raise SandboxError("latency must not be negative")
+        if params is not None and (not isinstance(params, Mapping)
+                                   or not all(isinstance(k, str) for k in params)):
+            raise SandboxError("params must map parameter names to values")
         fault = Fault(path, chosen[0], errcode=errcode or 0,  # type: ignore[arg-type]
-                      seconds=latency or 0.0, status=http_status or 503, remaining=times)
+                      seconds=latency or 0.0, status=http_status or 503, remaining=times,
+                      params=None if params is None else {k: str(v) for k, v in params.items()})
         with self.lock:
             self._faults.append(fault)
         return fault
@@ -927,13 +958,14 @@ class SandboxState:
         with self.lock:
             return [replace(f) for f in self._faults]
 
-    def take_faults(self, path: str) -> tuple[float, Fault | None]:
+    def take_faults(self, path: str,
+                    params: Mapping[str, Any] | None = None) -> tuple[float, Fault | None]:
         """Spend the faults that apply to a request: total latency, and the fault that answers it."""
         with self.lock:
             latency = 0.0
             answer: Fault | None = None
             for fault in self._faults:
-                if not fnmatch.fnmatchcase(path, fault.path):
+                if not fault.matches(path, params or {}):
                     continue
                 if fault.kind == "latency":
                     latency += fault.seconds

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -17,13 +17,27 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateColumn, ExecutableDDLElement
 from sqlalchemy.sql.compiler import DDLCompiler
 
+from ..runtime.privatefiles import loose_mode, private_file
 from .errors import SchemaError, StorageError
 from .fields import Stext, UtcDateTime
 
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["SCHEMA_TABLE", "create_pg_engine", "create_sqlite_engine", "ensure_schema", "write_engine"]
+__all__ = [
+    "SCHEMA_TABLE",
+    "SQLITE_SYNCHRONOUS",
+    "SqliteSynchronous",
+    "create_pg_engine",
+    "create_sqlite_engine",
+    "ensure_schema",
+    "write_engine",
+]
+
+log = logging.getLogger("jitlite.storage")
+
+SqliteSynchronous = Literal["NORMAL", "FULL"]
+SQLITE_SYNCHRONOUS: tuple[SqliteSynchronous, ...] = ("NORMAL", "FULL")
 
 _WRITE_OPTION = "jitlite_write"
 # pg_advisory_xact_lock key serialising ensure_schema across processes ("jitl" in ASCII).
@@ -51,19 +65,36 @@ def create_sqlite_engine(
     pool_size: int = 5,
     max_overflow: int = 10,
     echo: bool = False,
+    synchronous: SqliteSynchronous = "NORMAL",
 ) -> Engine:
     """Return a thread-safe engine on a SQLite file: WAL, foreign keys on, a busy timeout.
 
     Write transactions started through ``write_engine`` use ``BEGIN IMMEDIATE``, so concurrent
     writers queue on the busy timeout instead of failing with "database is locked" mid-transaction.
     ``":memory:"`` gives one shared in-memory database (for tests; it does not survive dispose).
+
+    A new file is created readable by its owner only (0600; SQLite gives its -wal and -shm files
+    the same mode), in a folder created 0700 if missing.
+
+    ``synchronous`` trades durability for speed. ``"NORMAL"`` (WAL mode's usual choice) never
+    corrupts the database and survives a crash of the process, but the WAL is synced only at
+    checkpoints, so on power loss or an OS crash the transactions committed since the last
+    checkpoint can be lost. ``"FULL"`` syncs the WAL at every commit, so a commit that returned
+    survives power loss too; use it where an acknowledgement depends on the commit — a WeCom
+    callback answered ``success`` is never delivered again.
     """
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise StorageError(f"synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}, got {synchronous!r}")
     target = os.fspath(path)
     options: dict[str, Any] = {}
     if target == ":memory:":
         options["poolclass"] = StaticPool
     else:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        if not private_file(target):
+            mode = loose_mode(target)
+            if mode is not None:
+                log.warning("the database file %s can be read by other users (mode %04o); run chmod 600 on it "
+                            "and on its -wal and -shm files", target, mode)
         options.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=busy_timeout)
     engine = sa.create_engine(
         sa.URL.create("sqlite+pysqlite", database=target),
@@ -81,7 +112,7 @@ def create_sqlite_engine(
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode, without an fsync per commit
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             # PostgreSQL's LIKE is case-sensitive; make SQLite's match so filters mean the same on both.

@@ -34,6 +34,7 @@ __all__ = [
     "StorageError",
     "UnknownFieldError",
     "did_you_mean",
+    "filter_error_from_database",
 ]
 
 
@@ -63,7 +64,7 @@ class FieldValueError(StorageError, ValueError):
 
 
 class FilterError(StorageError, ValueError):
-    """A filter that is malformed, refers to unknown fields or uses something not allowed."""
+    """A filter that is malformed, names unknown fields, uses what is not allowed, or is too large to run."""
 
 
 class QueryError(StorageError, ValueError):
@@ -96,3 +97,30 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     if not matches:
         return ""
     return "; did you mean " + " or ".join(repr(m) for m in matches) + "?"
+
+
+# The refusals a database gives for a filter too large or too deep to evaluate, recognised by a
+# fragment of the driver's message, with what to tell the user instead.
+_FILTER_REFUSALS = (
+    ("Expression tree is too large", "SQLite cannot evaluate a filter this large (its expression depth limit is 1000)"),
+    ("parser stack overflow", "SQLite cannot evaluate a filter nested this deep"),
+    ("too many SQL variables", "SQLite cannot bind this many values in one statement"),
+    ("number of parameters must be between", "PostgreSQL cannot bind more than 65535 values in one statement"),
+    ("stack depth limit exceeded", "PostgreSQL cannot evaluate a filter nested this deep"),
+)
+
+
+def filter_error_from_database(error: BaseException, model: str) -> FilterError | None:
+    """Return the FilterError for a database's refusal of a filter too large to run, or None.
+
+    The message names the model, the limit and the fix, never the SQL statement or its values.
+    """
+    cause = getattr(error, "orig", None) or error  # the driver's own error, without SQLAlchemy's SQL echo
+    text = str(cause)
+    for fragment, problem in _FILTER_REFUSALS:
+        if fragment in text:
+            return FilterError(
+                f"invalid filter on {model}: {problem}. Use fewer terms or values — compare one field "
+                "with many values through field__in=[...] — or split the query"
+            )
+    return None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
-from datetime import datetime, timezone
+import re
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any, ClassVar
 
@@ -18,17 +19,26 @@ from ..runtime import clock
 from .errors import ModelDefinitionError
 
 __all__ = [
+    "ALL_LOOKUPS",
+    "DATE_PART_LOOKUPS",
+    "PATTERN_LOOKUPS",
+    "PHONE_RULES",
+    "TEXT_LOOKUPS",
     "AutoInt",
     "Boolean",
     "Checkbox",
+    "Date",
     "Datetime",
+    "Email",
     "Field",
     "Integer",
     "JitDict",
     "JitList",
     "Json",
     "Ltext",
+    "Money",
     "Numeric",
+    "Phone",
     "Secret",
     "Stext",
 ]
@@ -36,10 +46,13 @@ __all__ = [
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
-ALL_LOOKUPS = frozenset(
-    {"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "like", "startswith", "endswith", "isnull", "range"}
-)
 _ORDERED_LOOKUPS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "isnull", "range"})
+#: Text matching: like / nlike take a LIKE pattern (contains, when it has no %); likeany / nlikeany a list of them.
+PATTERN_LOOKUPS = frozenset({"like", "nlike", "likeany", "nlikeany", "startswith", "endswith"})
+#: Parts of a date or a date-time (UTC) compared with an integer.
+DATE_PART_LOOKUPS = frozenset({"year", "month", "day"})
+TEXT_LOOKUPS = _ORDERED_LOOKUPS | PATTERN_LOOKUPS
+ALL_LOOKUPS = TEXT_LOOKUPS | DATE_PART_LOOKUPS
 
 
 def utc_now() -> datetime:
@@ -126,7 +139,7 @@ class Field:
     """A model field: its SQL column, its value checks and what filters and ordering it supports."""
 
     kind: ClassVar[str] = ""  # the type family, used by migrations to spot incompatible changes
-    lookups: ClassVar[frozenset[str]] = ALL_LOOKUPS
+    lookups: ClassVar[frozenset[str]] = TEXT_LOOKUPS
     orderable: ClassVar[bool] = True
     indexable: ClassVar[bool] = True
     secret: ClassVar[bool] = False
@@ -141,9 +154,14 @@ class Field:
         primary_key: bool = False,
         unique: bool = False,
         index: bool = False,
+        on_update: Callable[[], Any] | None = None,
     ) -> None:
         self.name = ""
         self.title = title
+        # A value written on every update that changes the row (an "updatedAt" time), unless given.
+        if on_update is not None and not callable(on_update):
+            raise ModelDefinitionError(f"{type(self).__name__}: on_update must be a function returning the value")
+        self.on_update = on_update
         self.primary_key = primary_key
         self.nullable = (not primary_key) if nullable is None else nullable
         self.default = default
@@ -260,19 +278,41 @@ def _type_name(value: Any) -> str:
 
 
 class _Text(Field):
+    """Text; ``min_length`` and ``choices`` (the only values allowed) are checked on write."""
+
     kind = "text"
+
+    def __init__(
+        self, *, min_length: int = 0, choices: Sequence[str] | None = None, **options: Any
+    ) -> None:
+        if not isinstance(min_length, int) or isinstance(min_length, bool) or min_length < 0:
+            raise ModelDefinitionError(f"{type(self).__name__} min_length must be an int >= 0, got {min_length!r}")
+        if choices is not None and (isinstance(choices, str) or not all(isinstance(c, str) for c in choices)):
+            raise ModelDefinitionError(f"{type(self).__name__} choices must be a list of strings, got {choices!r:.100}")
+        self.min_length = min_length
+        self.choices: frozenset[str] | None = None if choices is None else frozenset(choices)
+        super().__init__(**options)
 
     def convert(self, value: Any) -> Any:
         if not isinstance(value, str):
             raise TypeError(f"expected text, got {_type_name(value)}")
         if "\x00" in value:
             raise ValueError("text contains a NUL character, which PostgreSQL cannot store")
+        if len(value) < self.min_length:
+            raise ValueError(f"text is {len(value)} characters long; the field needs at least {self.min_length}")
+        if self.choices is not None and value not in self.choices:
+            shown = ", ".join(repr(c) for c in sorted(self.choices)[:10])
+            raise ValueError(f"{value[:40]!r} is not one of the options ({shown})")
         return value
 
     def filter_value(self, value: Any) -> Any:
         if not isinstance(value, str):
             raise TypeError(f"expected text, got {_type_name(value)}")
         return value
+
+    def _plain(self) -> bool:
+        """Tell whether a value needs no check beyond type, length and NUL (the writers' fast path)."""
+        return not self.min_length and self.choices is None and type(self).convert in (_Text.convert, Stext.convert)
 
 
 class Stext(_Text):
@@ -298,6 +338,8 @@ class Stext(_Text):
 
     def writer(self) -> Callable[[Any], Any]:
         limit, slow = self.max_length, self.to_db
+        if not self._plain():
+            return slow
 
         def write(value: Any) -> Any:
             if type(value) is str and len(value) <= limit and "\x00" not in value:
@@ -308,10 +350,69 @@ class Stext(_Text):
 
 
 class Ltext(_Text):
-    """Long text (TEXT)."""
+    """Long text (TEXT); ``max_length``, when given, is checked on write (the column has no limit)."""
+
+    def __init__(self, *, max_length: int | None = None, **options: Any) -> None:
+        bad = isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        if max_length is not None and bad:
+            raise ModelDefinitionError(f"Ltext max_length must be None or an int >= 1, got {max_length!r}")
+        self.max_length = max_length
+        super().__init__(**options)
 
     def sa_type(self) -> TypeEngine[Any]:
         return sa.Text()
+
+    def convert(self, value: Any) -> Any:
+        value = super().convert(value)
+        if self.max_length is not None and len(value) > self.max_length:
+            raise ValueError(f"text is {len(value)} characters long; the field allows {self.max_length}")
+        return value
+
+
+# China's phone number forms, by JitAi's names for them.
+_MOBILE = r"1\d{10}"
+_LANDLINE = r"(?:0\d{2,3}-?)?[1-9]\d{6,7}(?:-\d{1,6})?"
+PHONE_RULES: dict[str, re.Pattern[str]] = {
+    "eleven": re.compile(r"\d{11}"),
+    "eight": re.compile(r"\d{8,11}"),
+    "tel": re.compile(_LANDLINE),
+    "mobileOrTel": re.compile(f"{_MOBILE}|{_LANDLINE}"),
+}
+_RULE_WORDS = {
+    "eleven": "11 digits",
+    "eight": "8 to 11 digits",
+    "tel": "a landline number such as 010-12345678",
+    "mobileOrTel": "a mobile number (11 digits starting with 1) or a landline number such as 010-12345678",
+}
+
+
+class Phone(Stext):
+    """A phone number checked against ``rules``: eleven (11 digits, the default), eight, tel, mobileOrTel."""
+
+    def __init__(self, max_length: int = 32, *, rules: str = "eleven", **options: Any) -> None:
+        if rules not in PHONE_RULES:
+            raise ModelDefinitionError(f"Phone rules must be one of {', '.join(PHONE_RULES)}, got {rules!r}")
+        self.rules = rules
+        super().__init__(max_length, **options)
+
+    def convert(self, value: Any) -> Any:
+        value = super().convert(value)
+        if not PHONE_RULES[self.rules].fullmatch(value):
+            raise ValueError(f"{value[:40]!r} is not a phone number: expected {_RULE_WORDS[self.rules]}")
+        return value
+
+
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(?:\.[^@\s.]+)+")
+
+
+class Email(Stext):
+    """An email address (name@domain.tld), at most ``max_length`` characters."""
+
+    def convert(self, value: Any) -> Any:
+        value = super().convert(value)
+        if not _EMAIL.fullmatch(value):
+            raise ValueError(f"{value[:40]!r} is not an email address (name@example.com)")
+        return value
 
 
 class Integer(Field):
@@ -417,6 +518,13 @@ class Numeric(Field):
         return number
 
 
+class Money(Numeric):
+    """An amount of money: a Numeric with two decimals unless told otherwise."""
+
+    def __init__(self, precision: int = 18, scale: int = 2, **options: Any) -> None:
+        super().__init__(precision, scale, **options)
+
+
 class Boolean(Field):
     """True or False (BOOLEAN)."""
 
@@ -448,11 +556,36 @@ class Checkbox(Boolean):
     """A checkbox: a Boolean."""
 
 
+class Date(Field):
+    """A calendar date (DATE): a ``datetime.date`` or an ISO 8601 "YYYY-MM-DD" string."""
+
+    kind = "date"
+    lookups = _ORDERED_LOOKUPS | DATE_PART_LOOKUPS
+
+    def sa_type(self) -> TypeEngine[Any]:
+        return sa.Date()
+
+    def server_default_value(self) -> Any:
+        return None  # no portable literal; the Python default applies on insert
+
+    def convert(self, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"{value[:40]!r} is not an ISO 8601 date (YYYY-MM-DD)") from None
+        if isinstance(value, datetime):
+            raise TypeError("expected a date, got a datetime; pass its .date() (in the timezone you mean)")
+        if not isinstance(value, date):
+            raise TypeError(f"expected a date, got {_type_name(value)}")
+        return value
+
+
 class Datetime(Field):
     """A timezone-aware instant, stored and returned in UTC."""
 
     kind = "datetime"
-    lookups = _ORDERED_LOOKUPS
+    lookups = _ORDERED_LOOKUPS | DATE_PART_LOOKUPS
 
     def sa_type(self) -> TypeEngine[Any]:
         return UtcDateTime()
@@ -481,12 +614,12 @@ class Datetime(Field):
 class _JsonField(Field):
     """A JSON value: TEXT on SQLite, JSONB on PostgreSQL.
 
-    Filters support ``isnull`` and ``like`` (on the JSON text). PostgreSQL's jsonb reorders object
+    Filters support ``isnull``, ``like`` and ``nlike`` (on the JSON text). PostgreSQL's jsonb reorders object
     keys, so ``like`` patterns spanning several keys of an object may match differently per engine.
     """
 
     kind = "json"
-    lookups = frozenset({"isnull", "like"})
+    lookups = frozenset({"isnull", "like", "nlike"})
     orderable = False
     indexable = False
     accepts: ClassVar[tuple[type, ...]] = ()

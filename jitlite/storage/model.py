@@ -28,16 +28,17 @@ from .errors import (
     StorageError,
     UnknownFieldError,
     did_you_mean,
+    filter_error_from_database,
 )
 from .fields import AutoInt, Field
 from .qfilter import Condition, Q, _And, compile_filter, to_q
 from .secrets import SECRET_KEY_VARIABLE, SecretBox
 
-__all__ = ["IndexSpec", "Model", "ModelManager", "Row"]
+__all__ = ["TABLE_NAME_PATTERN", "FilterArg", "IndexSpec", "Model", "ModelManager", "Row"]
 
 FilterArg = str | Q | Mapping[str, Any] | None
 
-_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 # Names a field cannot take: Row's own methods and Model's class methods would shadow them.
 _RESERVED = frozenset({"toDict", "keys", "values", "items", "get", "bind", "sa_table", "schema_hash", "index_specs"})
 
@@ -206,7 +207,7 @@ class Model:
         table = cls.__dict__.get("_jl_table")
         if table is None:
             name = getattr(cls, "__tablename__", None)
-            if not isinstance(name, str) or not _TABLE_NAME.match(name) or name == "jitlite_schema":
+            if not isinstance(name, str) or not TABLE_NAME_PATTERN.match(name) or name == "jitlite_schema":
                 raise ModelDefinitionError(
                     f"model {cls.__name__} needs __tablename__: letters, digits and _ (at most 63), "
                     f"not 'jitlite_schema'; got {name!r}"
@@ -263,7 +264,7 @@ class _UpsertPlan:
     keys: tuple[str, ...]  # the rows' own keys, in their order
     writers: tuple[Callable[[Any], Any], ...]  # one per key: check, convert (and on SQLite bind)
     defaults: tuple[Callable[[], Any], ...]  # values for the missing fields that have a default
-    unique: Callable[[tuple[Any, ...]], Any]  # picks the unique key's values out of a converted row
+    unique: Callable[[tuple[Any, ...]], Any] | None  # picks the unique key's values out of a row (None: inserts)
     columns: tuple[str, ...]  # the column of each converted value: keys, then defaulted fields
     statement: Any  # the SQLAlchemy statement (PostgreSQL)
     sql: str | None  # SQLite: the statement compiled once, run with sqlite3's executemany
@@ -306,7 +307,7 @@ class ModelManager:
     def get(self, filter: FilterArg, orderList: Sequence[Sequence[Any]] | None = None) -> Row | None:
         """Return the first row matching ``filter`` (in ``orderList`` order), or None."""
         statement = self._select(self.table.columns, self._where(filter), orderList).limit(1)
-        with self.engine.connect() as conn:
+        with self._filter_refusals(), self.engine.connect() as conn:
             found = conn.execute(statement).first()
         return None if found is None else self._row(self.table.columns.keys(), found)
 
@@ -315,21 +316,33 @@ class ModelManager:
         filter: FilterArg = None,
         fieldList: Sequence[str] | None = None,
         orderList: Sequence[Sequence[Any]] | None = None,
-        page: int = 1,
-        size: int = 20,
+        page: int | None = None,
+        size: int | None = None,
     ) -> dict[str, Any]:
-        """Return one page of matching rows and the total count: ``{"rowDatas": […], "totalCount": n}``."""
+        """Return matching rows and their total count: ``{"rowDatas": […], "totalCount": n}``.
+
+        Without ``page`` and ``size`` every matching row is returned, as JitAi does. With ``size``,
+        one page of that many rows (``page`` 1 unless given); ``page`` needs ``size``.
+        """
         for label, number in (("page", page), ("size", size)):
-            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
                 raise QueryError(f"{self.name}.query: {label} must be a positive integer, got {number!r}")
+        if page is not None and size is None:
+            raise QueryError(f"{self.name}.query: page {page} needs a size (rows per page); pass size=…, "
+                             "or neither to get every matching row")
         names = self._field_list(fieldList)
         columns = [self.table.c[name] for name in names]
         where = self._where(filter)
-        statement = self._select(columns, where, orderList).limit(size).offset((page - 1) * size)
+        statement = self._select(columns, where, orderList)
+        if size is None:
+            with self._filter_refusals(), self.engine.connect() as conn:
+                rows = [self._row(names, found) for found in conn.execute(statement)]
+            return {"rowDatas": rows, "totalCount": len(rows)}
+        statement = statement.limit(size).offset(((page or 1) - 1) * size)
         count = sa.select(sa.func.count()).select_from(self.table)
         if where is not None:
             count = count.where(where)
-        with self.engine.connect() as conn:
+        with self._filter_refusals(), self.engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 # One snapshot for both statements, so totalCount agrees with rowDatas.
                 conn.execution_options(isolation_level="REPEATABLE READ")
@@ -340,98 +353,172 @@ class ModelManager:
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def create(self, rowData: Mapping[str, Any]) -> Row:
-        """Insert one row and return it as stored (with its id and defaults)."""
+    def create(self, rowData: Mapping[str, Any], triggerEvent: int = 1) -> Row:
+        """Insert one row and return it as stored (with its id and defaults).
+
+        ``triggerEvent`` is JitAi's switch for model events; jitlite accepts it (events are not run).
+        """
+        _check_trigger(self.name, "create", triggerEvent)
         values = self._insert_values(rowData, "rowData")
         with self._writing() as conn:
             found = conn.execute(sa.insert(self.table).returning(*self.table.columns), values).one()
         return self._row(self.table.columns.keys(), found)
 
-    def updateOrAdd(self, filter: FilterArg, updateData: Mapping[str, Any]) -> Row:
-        """Update the one row matching ``filter`` with ``updateData``, or insert it; return the row.
+    def updateOrAdd(
+        self,
+        filter: FilterArg,
+        orderList: Sequence[Sequence[Any]] | Mapping[str, Any] | None = None,
+        updateData: Mapping[str, Any] | None = None,
+        addData: Mapping[str, Any] | None = None,
+        triggerEvent: int = 1,
+    ) -> Row:
+        """Update the row ``filter`` finds with ``updateData``, or insert ``addData``; return the row.
 
-        An inserted row gets ``updateData`` plus the filter's ``field=value`` equalities.
+        JitAi's form is ``updateOrAdd(filter, orderList, updateData, addData)``: of several matching
+        rows the first in ``orderList`` order is updated. jitlite's shorter ``updateOrAdd(filter,
+        updateData)`` works too; without an ``orderList`` the filter must match at most one row. An
+        inserted row gets the filter's ``field=value`` equalities plus ``addData`` (or ``updateData``
+        when there is no ``addData``).
         """
+        _check_trigger(self.name, "updateOrAdd", triggerEvent)
+        order_list: Sequence[Sequence[Any]] | None
+        if isinstance(orderList, Mapping):  # jitlite's shorter form: updateOrAdd(filter, updateData)
+            if updateData is not None:
+                raise QueryError(f"{self.name}.updateOrAdd: the second argument is orderList (a list of "
+                                 "[field, 1 | -1]) when updateData is given; got a dict")
+            order_list, update = None, orderList
+        else:
+            order_list, update = orderList, ({} if updateData is None else updateData)
+        add = update if addData is None else addData
         q = to_q(filter)
         where = _true_if_none(self._where(q))
-        changes = self._update_values(updateData, "updateData")
-        try:
-            return self._update_or_add(q, where, changes, updateData)
-        except ConstraintError:
-            # Another writer inserted the same key between our SELECT and INSERT (PostgreSQL; SQLite
-            # writers are serialised): a second attempt finds that row and updates it.
-            return self._update_or_add(q, where, changes, updateData)
+        changes = self._update_values(update, "updateData")
+        order = None if order_list is None else self._order(order_list)
+        with self._filter_refusals():
+            try:
+                return self._update_or_add(q, where, order, changes, add)
+            except ConstraintError:
+                # Another writer inserted the same key between our SELECT and INSERT (PostgreSQL;
+                # SQLite writers are serialised): a second attempt finds that row and updates it.
+                return self._update_or_add(q, where, order, changes, add)
 
     def _update_or_add(
-        self, q: Q, where: ColumnElement[bool], changes: dict[str, Any], updateData: Mapping[str, Any]
+        self,
+        q: Q,
+        where: ColumnElement[bool],
+        order: list[ColumnElement[Any]] | None,
+        changes: dict[str, Any],
+        addData: Mapping[str, Any],
     ) -> Row:
         columns = self.table.columns
         with self._writing() as conn:
-            keys = conn.execute(sa.select(self._pk_column).where(where).limit(2)).scalars().all()
-            if len(keys) > 1:
-                raise AmbiguousFilterError(
-                    f"{self.name}.updateOrAdd: the filter {q!r} matches several rows; it must identify one"
-                )
+            if order is None:
+                keys = conn.execute(sa.select(self._pk_column).where(where).limit(2)).scalars().all()
+                if len(keys) > 1:
+                    raise AmbiguousFilterError(
+                        f"{self.name}.updateOrAdd: the filter {q!r} matches several rows; it must identify one, "
+                        "or pass an orderList to update the first"
+                    )
+            else:
+                keys = conn.execute(sa.select(self._pk_column).where(where).order_by(*order).limit(1)).scalars().all()
             if keys and changes:
-                statement = sa.update(self.table).where(self._pk_column == keys[0]).values(changes)
+                statement = sa.update(self.table).where(self._pk_column == keys[0]).values(self._stamped(changes))
                 found = conn.execute(statement.returning(*columns)).one()
             elif keys:
                 found = conn.execute(sa.select(*columns).where(self._pk_column == keys[0])).one()
             else:
-                values = self._insert_values({**_equalities(q), **updateData}, "updateData")
+                values = self._insert_values({**_equalities(q), **addData}, "addData")
                 found = conn.execute(sa.insert(self.table).returning(*columns), values).one()
         return self._row(columns.keys(), found)
 
     def createOrUpdateMany(
         self,
-        rowDatas: Iterable[Mapping[str, Any]],
+        rowDataList: Iterable[Mapping[str, Any]],
+        triggerEvent: int = 1,
+        *,
         uniqueFields: Sequence[str] | None = None,
         batchSize: int = 1000,
     ) -> int:
         """Insert or update many rows by a unique key, one statement per batch, in one transaction.
 
-        Rows are matched on ``uniqueFields`` (default: the model's first unique key). An existing row
-        is only rewritten when a supplied value differs, so sending the same rows again changes
-        nothing. Returns how many rows were inserted or changed. Rows carrying Secret values always
-        count as changed: their ciphertext is new each time.
+        Rows are matched on ``uniqueFields`` (default: the model's first unique key). A model with
+        no unique key but an AutoInt id matches on the id: a row carrying one updates (or inserts)
+        that row, a row without one is inserted. An existing row is only rewritten when a supplied
+        value differs, so sending the same rows again changes nothing. Returns how many rows were
+        inserted or changed (JitAi returns the rows; jitlite the count, which bulk writes need).
+        Rows carrying Secret values always count as changed: their ciphertext is new each time.
         """
+        _check_trigger(self.name, "createOrUpdateMany", triggerEvent)
         if isinstance(batchSize, bool) or not isinstance(batchSize, int) or batchSize < 1:
             raise QueryError(f"{self.name}.createOrUpdateMany: batchSize must be a positive integer, got {batchSize!r}")
         if self.engine.dialect.name not in ("sqlite", "postgresql"):
             raise StorageError(f"createOrUpdateMany supports SQLite and PostgreSQL, not {self.engine.dialect.name}")
-        if isinstance(rowDatas, Mapping):
-            raise QueryError(f"{self.name}.createOrUpdateMany: rowDatas is a list of dicts, not one dict")
+        if isinstance(rowDataList, (Mapping, str, bytes)):
+            raise QueryError(f"{self.name}.createOrUpdateMany: rowDataList is a list of dicts, not one dict")
         key = self._conflict_key(uniqueFields)
         changed = 0
+        explicit_ids = False
         with self._writing() as conn:
             batch: list[Mapping[str, Any]] = []
             start = 0
-            for row in rowDatas:
+            for row in rowDataList:
                 batch.append(row)
                 if len(batch) == batchSize:
                     changed += self._upsert_batch(conn, batch, start, key)
+                    explicit_ids = explicit_ids or self._carry_pk(batch)
                     start += len(batch)
                     batch = []
             if batch:
                 changed += self._upsert_batch(conn, batch, start, key)
+                explicit_ids = explicit_ids or self._carry_pk(batch)
+            if explicit_ids and conn.dialect.name == "postgresql":
+                # Rows inserted with their own ids leave the id sequence behind; move it past them.
+                quote = conn.dialect.identifier_preparer
+                table = quote.format_table(self.table)  # quoted: the function folds unquoted names
+                conn.execute(
+                    sa.text(f"SELECT setval(pg_get_serial_sequence(:table, :column), "
+                            f"GREATEST((SELECT MAX({quote.quote(self.pk)}) FROM {table}), 1))"),
+                    {"table": table, "column": self.pk},
+                )
         return changed
 
-    def updateByPK(self, pk: Any, updateData: Mapping[str, Any]) -> Row | None:
-        """Update the row with primary key ``pk``; return it, or None if there is no such row."""
-        key = self._pk_value(pk)
-        changes = self._update_values(updateData, "updateData")
-        if not changes:
-            return self.get(Q(**{self.pk: key}))
-        statement = sa.update(self.table).where(self._pk_column == key).values(changes)
-        with self._writing() as conn:
-            found = conn.execute(statement.returning(*self.table.columns)).first()
-        return None if found is None else self._row(self.table.columns.keys(), found)
+    def updateByPK(
+        self, pkList: Any, updateData: Mapping[str, Any], triggerEvent: int = 1
+    ) -> list[Row] | Row | None:
+        """Update the rows with these primary keys; return them as updated.
 
-    def deleteByPK(self, pk: Any) -> int:
-        """Delete the row with primary key ``pk``; return 1, or 0 if there was none."""
-        key = self._pk_value(pk)
+        ``pkList`` is a list (JitAi's form): the rows found are returned, in key order. A single
+        key returns its row, or None if there is none.
+        """
+        _check_trigger(self.name, "updateByPK", triggerEvent)
+        many = _is_pk_list(pkList)
+        keys = self._pk_values(pkList if many else [pkList])
+        changes = self._update_values(updateData, "updateData")
+        updated: list[Row] = []
+        if not changes:
+            for chunk in _pk_chunks(keys):
+                updated += self.query(Q(**{f"{self.pk}__in": chunk}), orderList=[[self.pk, 1]])["rowDatas"]
+        else:
+            values = self._stamped(changes)
+            with self._writing() as conn:
+                for chunk in _pk_chunks(keys):
+                    statement = sa.update(self.table).where(self._pk_column.in_(chunk)).values(values)
+                    updated += [self._row(self.table.columns.keys(), found)
+                                for found in conn.execute(statement.returning(*self.table.columns))]
+            updated.sort(key=lambda row: row[self.pk])
+        if many:
+            return updated
+        return updated[0] if updated else None
+
+    def deleteByPK(self, pkList: Any, triggerEvent: int = 1) -> int:
+        """Delete the rows with these primary keys (a list, or one key); return how many were deleted."""
+        _check_trigger(self.name, "deleteByPK", triggerEvent)
+        keys = self._pk_values(pkList if _is_pk_list(pkList) else [pkList])
+        deleted = 0
         with self._writing() as conn:
-            return conn.execute(sa.delete(self.table).where(self._pk_column == key)).rowcount
+            for chunk in _pk_chunks(keys):
+                deleted += conn.execute(sa.delete(self.table).where(self._pk_column.in_(chunk))).rowcount
+        return deleted
 
     def updateByFilter(self, filter: FilterArg, updateData: Mapping[str, Any]) -> int:
         """Update every row matching ``filter``; return how many matched."""
@@ -439,13 +526,14 @@ class ModelManager:
         changes = self._update_values(updateData, "updateData")
         if not changes:
             raise QueryError(f"{self.name}.updateByFilter: updateData is empty")
-        with self._writing() as conn:
-            return conn.execute(sa.update(self.table).where(_true_if_none(where)).values(changes)).rowcount
+        statement = sa.update(self.table).where(_true_if_none(where)).values(self._stamped(changes))
+        with self._filter_refusals(), self._writing() as conn:
+            return conn.execute(statement).rowcount
 
     def deleteByFilter(self, filter: FilterArg) -> int:
         """Delete every row matching ``filter``; return how many were deleted."""
         where = self._required_where(filter, "deleteByFilter")
-        with self._writing() as conn:
+        with self._filter_refusals(), self._writing() as conn:
             return conn.execute(sa.delete(self.table).where(_true_if_none(where))).rowcount
 
     def rotate_secrets(self, batch_size: int = 500) -> int:
@@ -476,6 +564,17 @@ class ModelManager:
         return rotated
 
     # -- internals ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _filter_refusals(self) -> Iterator[None]:
+        """Turn a database's refusal of a filter too large to run into FilterError, without SQL text."""
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            refusal = filter_error_from_database(exc, self.name)
+            if refusal is None:
+                raise
+            raise refusal from None
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -534,6 +633,8 @@ class ModelManager:
                 continue
             if field.has_default:
                 values[name] = self._writers[name](field.make_default())
+            elif field.on_update is not None:
+                values[name] = self._writers[name](field.on_update())
             elif field.required:
                 raise FieldValueError(f"{self.name}.{name} ({where}): a value is required (the field is not nullable)")
         return values
@@ -549,6 +650,19 @@ class ModelManager:
             return self.fields[self.pk].to_db(pk)
         except (TypeError, ValueError) as exc:
             raise FieldValueError(f"{self.name}.{self.pk} (primary key): {exc}") from None
+
+    def _pk_values(self, pks: Iterable[Any]) -> list[Any]:
+        return list(dict.fromkeys(self._pk_value(pk) for pk in pks))
+
+    def _carry_pk(self, rows: list[Mapping[str, Any]]) -> bool:
+        """Tell whether some rows give their own value of an auto-increment primary key."""
+        return self.fields[self.pk].autoincrement and any(self.pk in row for row in rows)
+
+    def _stamped(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Return ``changes`` plus the values of fields refreshed on every update (``on_update``)."""
+        stamps = {name: self._writers[name](field.on_update())
+                  for name, field in self.fields.items() if field.on_update is not None and name not in changes}
+        return {**changes, **stamps} if stamps else changes
 
     def _where(self, filter: FilterArg) -> ColumnElement[bool] | None:
         return compile_filter(to_q(filter), model=self.name, fields=self.fields, columns=self._columns)
@@ -612,6 +726,8 @@ class ModelManager:
         if uniqueFields is None:
             if keys:
                 return keys[0]
+            if self.fields[self.pk].autoincrement:
+                return (self.pk,)  # rows carrying their id update it; the others are inserted
             raise QueryError(
                 f"{self.name}.createOrUpdateMany: the model has no unique key to match rows on; declare "
                 "__unique__ or unique=True on a field"
@@ -629,20 +745,23 @@ class ModelManager:
         )
 
     def _plan(self, keys: tuple[str, ...], conflict: tuple[str, ...], position: int) -> _UpsertPlan:
-        where = f"rowDatas[{position}]"
+        where = f"rowDataList[{position}]"
+        # Matching on an AutoInt id (a model without a unique key): rows without an id are inserted.
+        by_id = conflict == (self.pk,) and self.fields[self.pk].autoincrement
         for name in keys:
             if name not in self.fields:
                 raise self._unknown(name, where)
-            if self.fields[name].autoincrement:
+            if self.fields[name].autoincrement and not by_id:
                 raise FieldValueError(f"{self.name}.{name} ({where}): the database assigns it (AutoInt); leave it out")
+        insert_only = by_id and self.pk not in keys
         for name in conflict:
-            if name not in keys:
+            if name not in keys and not insert_only:
                 raise FieldValueError(f"{self.name} ({where}): the unique key field {name!r} is missing")
         defaulted: list[Field] = []
         for name, field in self.fields.items():
             if name in keys or field.autoincrement:
                 continue
-            if field.has_default:
+            if field.has_default or field.on_update is not None:
                 defaulted.append(field)
             elif field.required:
                 raise FieldValueError(f"{self.name}.{name} ({where}): a value is required (the field is not nullable)")
@@ -650,12 +769,15 @@ class ModelManager:
         dialect = self.engine.dialect
         insert = (sqlite.insert if dialect.name == "sqlite" else postgresql.insert)(self.table)
         updated = [name for name in keys if name not in conflict]
+        stamps = [field.name for field in defaulted if field.on_update is not None]
         target = [self.table.c[name] for name in conflict]
         statement: Any
-        if updated:
+        if insert_only:
+            statement = insert
+        elif updated:
             statement = insert.on_conflict_do_update(
                 index_elements=target,
-                set_={name: insert.excluded[name] for name in updated},
+                set_={name: insert.excluded[name] for name in [*updated, *stamps]},
                 # Leave rows whose values did not change untouched: no write, no new row version.
                 where=sa.or_(*(self.table.c[n].is_distinct_from(insert.excluded[n]) for n in updated)),
             )
@@ -686,7 +808,7 @@ class ModelManager:
             keys=keys,
             writers=tuple(writers),
             defaults=tuple(defaults),
-            unique=operator.itemgetter(*(columns.index(name) for name in conflict)),
+            unique=None if insert_only else operator.itemgetter(*(columns.index(name) for name in conflict)),
             columns=columns,
             statement=statement,
             sql=sql,
@@ -696,11 +818,12 @@ class ModelManager:
     def _upsert_batch(
         self, conn: Connection, batch: list[Mapping[str, Any]], start: int, conflict: tuple[str, ...]
     ) -> int:
-        groups: dict[_UpsertPlan, dict[tuple[Any, ...], tuple[Any, ...]]] = {}
+        groups: dict[_UpsertPlan, dict[Any, tuple[Any, ...]]] = {}
         plans: dict[tuple[str, ...], _UpsertPlan] = {}
         for offset, row in enumerate(batch):
             if not isinstance(row, Mapping):
-                raise FieldValueError(f"{self.name}: rowDatas[{start + offset}] is a {type(row).__name__}, not a dict")
+                raise FieldValueError(
+                    f"{self.name}: rowDataList[{start + offset}] is a {type(row).__name__}, not a dict")
             keys = tuple(row)
             plan = plans.get(keys)
             if plan is None:
@@ -717,7 +840,8 @@ class ModelManager:
                 values += tuple(make() for make in plan.defaults)
             # The last of several rows with one key wins: PostgreSQL refuses to touch a row twice
             # in one statement.
-            groups.setdefault(plan, {})[plan.unique(values)] = values
+            rows = groups.setdefault(plan, {})
+            rows[len(rows) if plan.unique is None else plan.unique(values)] = values
         changed = 0
         for plan, rows in groups.items():
             if plan.sql is not None:
@@ -736,8 +860,27 @@ class ModelManager:
             try:
                 write(row[name])
             except (TypeError, ValueError) as exc:
-                return FieldValueError(f"{self.name}.{name} (rowDatas[{position}]): {exc}")
-        return FieldValueError(f"{self.name} (rowDatas[{position}]): invalid row")
+                return FieldValueError(f"{self.name}.{name} (rowDataList[{position}]): {exc}")
+        return FieldValueError(f"{self.name} (rowDataList[{position}]): invalid row")
+
+
+def _check_trigger(model: str, method: str, triggerEvent: Any) -> None:
+    """Accept JitAi's ``triggerEvent`` (1 or 0; model events are not run by jitlite), refuse anything else."""
+    if triggerEvent not in (0, 1) or not isinstance(triggerEvent, int):
+        raise QueryError(f"{model}.{method}: triggerEvent is 1 or 0, got {triggerEvent!r:.40}")
+
+
+def _is_pk_list(pks: Any) -> bool:
+    return isinstance(pks, (list, tuple, set, frozenset))
+
+
+# Primary keys per statement: far below what SQLite and PostgreSQL can bind.
+_PK_CHUNK = 1000
+
+
+def _pk_chunks(keys: list[Any]) -> Iterator[list[Any]]:
+    for offset in range(0, len(keys), _PK_CHUNK):
+        yield keys[offset : offset + _PK_CHUNK]
 
 
 def _not_none(write: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -756,7 +899,10 @@ _call: Callable[[Callable[[Any], Any], Any], Any] = getattr(operator, "call", la
 
 
 def _default_maker(write: Callable[[Any], Any], field: Field) -> Callable[[], Any]:
-    """Return a function giving the stored form of a fresh default for ``field``."""
+    """Return a function giving the stored form of a fresh default for ``field`` (or its on_update value)."""
+    if not field.has_default and field.on_update is not None:
+        stamp = field.on_update
+        return lambda: write(stamp())
     return lambda: write(field.make_default())
 
 

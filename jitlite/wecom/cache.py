@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol, runtime_checkable
+
+from ..runtime import clock as runtime_clock
 
 __all__ = ["LocalTokenCache", "TokenCache"]
 
@@ -33,12 +34,16 @@ class TokenCache(Protocol):
 
 
 class LocalTokenCache:
-    """Thread-safe in-process TokenCache with TTLs and per-name locks."""
+    """Thread-safe in-process TokenCache with TTLs and per-name locks.
+
+    TTLs run on ``clock`` (Unix seconds), by default the app's one clock, ``jitlite.runtime.clock``,
+    read at every call: freezing or moving that clock in a test expires entries accordingly.
+    """
 
     _PURGE_EVERY = 1024  # sets between sweeps of expired entries, so unread keys cannot pile up
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self._clock = runtime_clock.now if clock is None else clock
         self._data: dict[str, tuple[Any, float | None]] = {}
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from ..runtime import logredact
 from .api.base import api_namespace
 from .api.department import DepartmentAPI
 from .api.oauth import OAuthAPI
@@ -34,6 +35,9 @@ __all__ = [
 WECOM_BASE_URL = "https://qyapi.weixin.qq.com"
 WECHAT_BASE_URL = "https://api.weixin.qq.com"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+# httpx logs every request URL at INFO (and httpcore at DEBUG): those URLs carry secrets and tokens.
+logredact.install()
 
 
 class WeComClient:
@@ -63,6 +67,8 @@ class WeComClient:
             headers={"User-Agent": "jitlite-wecom"},
             follow_redirects=False,
         )
+        # Known secrets are masked in any log record or error text, whatever form they take there.
+        logredact.register_secrets(*self._secret_values())
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 ::
 
     WeComError
-    ├── WeComAPIError(errcode, errmsg, endpoint)     an errcode != 0 or an HTTP 5xx from upstream
+    ├── WeComAPIError(errcode, errmsg, endpoint)     an errcode != 0 or an HTTP 5xx (also a jit.errcode.Code)
     │   ├── TokenExpiredError      40014 42001 42009 40082, 40001 outside token endpoints: refresh, retry
     │   ├── LoginRestartRequired   40029 40078 40163 …: the code/ticket is spent, start the login again
     │   ├── RateLimitedError       45009 (per-corp circuit opens) 45033 (back off)
@@ -23,9 +23,11 @@ secret values from upstream error text before it is stored.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from ..runtime.errcode import Code
+from ..runtime.logredact import redact as _redact
 
 __all__ = [
     "ERROR_TABLE",
@@ -54,36 +56,13 @@ __all__ = [
     "redact",
 ]
 
-# Query keys whose values are credentials or single-use codes.
-_SENSITIVE_KEYS = (
-    "access_token",
-    "suite_access_token",
-    "provider_access_token",
-    "corpsecret",
-    "secret",
-    "appsecret",
-    "suite_secret",
-    "provider_secret",
-    "permanent_code",
-    "refresh_token",
-    "suite_ticket",
-    "auth_code",
-    "pre_auth_code",
-    "user_ticket",
-    "code",
-)
-_QUERY_SECRET = re.compile(
-    r"(?i)(?<![A-Za-z0-9_])(" + "|".join(_SENSITIVE_KEYS) + r")(=|%3D|\"\s*:\s*\"|':\s*')([^&\s\"',;]+)"
-)
-_MIN_SCRUB_LEN = 4  # shorter values would scrub ordinary words out of messages
-
-
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Return text with credential query values and any of the given secret values masked."""
-    for secret in secrets:
-        if secret and len(secret) >= _MIN_SCRUB_LEN and secret in text:
-            text = text.replace(secret, "***")
-    return _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    """Return text with credential values and any of the given secret values masked.
+
+    The one implementation is ``jitlite.runtime.logredact.redact``, which every log record goes
+    through as well.
+    """
+    return _redact(text, secrets)
 
 
 class WeComError(Exception):
@@ -98,8 +77,12 @@ class TransportError(WeComError):
         super().__init__(redact(message))
 
 
-class WeComAPIError(WeComError):
-    """An errcode != 0 (or an HTTP 5xx) returned by a WeCom/WeChat endpoint."""
+class WeComAPIError(WeComError, Code):
+    """An errcode != 0 (or an HTTP 5xx) returned by a WeCom/WeChat endpoint.
+
+    It is also JitAi's ``Code`` (``jit.errcode.Code``): ``.code`` is the errcode and ``str()``
+    starts with it, so ``except Code as e: e.code`` and ``"40013" in str(e)`` both work.
+    """
 
     default_hint = "see https://developer.work.weixin.qq.com/devtool/query for this errcode"
     retries_exhausted = False  # set once the retry policy gave up, so outer layers do not retry again
@@ -118,7 +101,7 @@ class WeComAPIError(WeComError):
         self.endpoint = redact(str(endpoint))
         self.hint = redact(hint) if hint else self.default_hint
         self.status_code = status_code
-        super().__init__(self._message())
+        Code.__init__(self, self.errcode, self._message())
 
     def _message(self) -> str:
         return f"{self.errcode}: {self.hint} (endpoint {self.endpoint}; upstream said: {self.errmsg!r})"
@@ -128,6 +111,10 @@ class WeComAPIError(WeComError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(errcode={self.errcode}, errmsg={self.errmsg!r}, endpoint={self.endpoint!r})"
+
+    def formatReason(self, *args: Any, **kwargs: Any) -> Code:
+        """Return a plain Code with this errcode and the message's ``{placeholders}`` filled in."""
+        return Code(self.code, self.reason.format(*args, **kwargs))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ..runtime import clock as runtime_clock
 from .cache import LocalTokenCache, TokenCache
 from .errors import RateLimitedError, TokenExpiredError, UpstreamBusyError, WeComAPIError, WeComError
 
@@ -67,7 +68,7 @@ class TokenManager:
         cache: TokenCache | None = None,
         *,
         margin: float = 300.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         max_tries: int = 3,
@@ -80,9 +81,11 @@ class TokenManager:
             raise ValueError("max_tries must be at least 1")
         if circuit_seconds < 60:
             raise ValueError("circuit_seconds must be at least 60 (WeCom's 45009 window)")
-        self.cache: TokenCache = cache if cache is not None else LocalTokenCache(clock)
+        # Wall-clock time (token expiry, the 45009 circuit) comes from the app's one clock unless a
+        # test passes its own; it is read at every use, so freezegun and use_clock reach it.
+        self.clock: Callable[[], float] = runtime_clock.now if clock is None else clock
+        self.cache: TokenCache = cache if cache is not None else LocalTokenCache(self.clock)
         self.margin = margin
-        self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.max_tries = max_tries

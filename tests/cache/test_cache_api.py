@@ -48,7 +48,7 @@ def test_get_missing_is_none(cache: Cache) -> None:
     assert cache.get("missing") is None
     assert cache.exists("missing") is False
     assert cache.ttl("missing") is None
-    assert cache.getNumeric("missing") is None
+    assert cache.getNumeric("missing") == 0  # JitAi: a missing number reads as 0
 
 
 def test_get_returns_a_copy_not_the_stored_object(cache: Cache) -> None:
@@ -265,6 +265,31 @@ def test_getNumeric(cache: Cache) -> None:
     for name in ("s", "b", "l"):
         with pytest.raises(TypeError, match="not a number"):
             cache.getNumeric(name)
+
+
+def test_jitai_names_ts_set_numeric_and_ping(cache: Cache) -> None:
+    assert cache.set("token", "abc", 3600) is True  # the third argument is ts, the TTL in seconds
+    remaining = cache.ttl("token")
+    assert remaining is not None and 3599 < remaining <= 3600 + EPSILON
+    assert cache.set("kw", 1, ts=60) is True and cache.set("old", 1, ttl=60) is True
+    ttl_kw, ttl_old = cache.ttl("kw"), cache.ttl("old")
+    assert ttl_kw is not None and ttl_old is not None and 59 < ttl_kw <= 60 + EPSILON and 59 < ttl_old <= 60 + EPSILON
+    with pytest.raises(ValueError, match=r"ts \(JitAi's name\) or ttl, not both"):
+        cache.set("k", 1, 5, ttl=5)
+    assert cache.setNumeric("views", 100) is True and cache.getNumeric("views") == 100
+    assert cache.incr("views", 5) == 105
+    assert cache.setNumeric("rate", 2.5, 30) is True and cache.getNumeric("rate") == 2.5
+    rate_ttl = cache.ttl("rate")
+    assert rate_ttl is not None and 29 < rate_ttl <= 30 + EPSILON
+    assert cache.setNumeric("zero") is True and cache.getNumeric("zero") == 0 and cache.exists("zero")
+    for bad in ("3", True, None, [1], 2**63):
+        with pytest.raises(ValueError, match="setNumeric"):
+            cache.setNumeric("bad", bad)
+    assert cache.exists("bad") is False
+    assert cache.expire("views", ts=10) is True
+    views_ttl = cache.ttl("views")
+    assert views_ttl is not None and 9 < views_ttl <= 10 + EPSILON
+    assert cache.ping() is True
 
 
 def test_exists_and_delete(cache: Cache) -> None:

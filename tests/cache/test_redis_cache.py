@@ -85,3 +85,12 @@ def test_missing_redis_package_says_what_to_install(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "redis", None)
     with pytest.raises(ImportError, match=r"install jitlite\[redis\]"):
         RedisCache("redis://localhost:6379/0", "app")
+
+
+def test_ping_is_false_when_redis_does_not_answer(caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("redis")
+    # Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    cache = RedisCache("redis://127.0.0.1:1/0?socket_connect_timeout=1", "t-noredis")
+    assert cache.ping() is False
+    assert "did not answer a ping" in caplog.text
+    cache.close()

@@ -143,3 +143,14 @@ def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
     assert cache._conn() is parent_conn
     assert cache.get("n") == 1
     cache.close()
+
+
+def test_ping_is_false_when_the_file_is_gone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cache = SqliteCache(str(tmp_path / "gone" / "cache.db"), "t-gone")
+    assert cache.ping() is True
+    cache.close()
+    for path in (tmp_path / "gone").iterdir():
+        path.unlink()
+    (tmp_path / "gone").rmdir()
+    assert cache.ping() is False  # the folder is gone: no file can be opened there
+    assert "did not answer a ping" in caplog.text

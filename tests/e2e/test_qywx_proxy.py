@@ -255,29 +255,6 @@ def test_state_is_single_use_and_inactive_login_refuses(demo: jitlite.App, sandb
         login.getLoginCode(corpId=CORP, code=code)
 
 
-def test_web_layer_end_to_end(demo: jitlite.App, sandbox: Sandbox) -> None:
-    from jitlite.web import create_web_app
-
-    authorised(demo, sandbox)
-    web = create_web_app(demo).test_client()
-    assert web.get(f"/auth/{PROXY}/config").get_json()["suiteId"] == DEFAULT_SUITE_ID
-    code = sandbox.state.issue_corp_code(CORP, "chenjie", suite_id=DEFAULT_SUITE_ID)
-    login_code = web.post(f"/auth/{PROXY}/login-code", json={"corpId": CORP, "code": code}).get_json()
-    session = web.post("/auth/session", json={"loginCode": login_code["loginCode"], "platform": "web"}).get_json()
-    headers = {"Authorization": f"Bearer {session['token']}"}
-    assert web.get("/auth/session", headers=headers).get_json()["corpId"] == CORP
-    assert web.delete("/auth/session", headers=headers).get_json() == {"loggedOut": True}
-    assert web.get("/auth/session", headers=headers).status_code == 403
-    assert web.post(f"/auth/{PROXY}/login-code", json={"corpId": CORP, "code": "used-or-bogus"}).status_code == 502
-    assert web.get("/auth/org/nope").status_code == 403
-    assert web.get("/auth/auths.Nope/config").status_code == 404
-    # The sandbox's pushes went through the web layer, each answered "success" at the first attempt.
-    pushes = sandbox.state.push_log()
-    assert [(p.event, p.attempt, p.status, p.answer) for p in pushes] == [
-        ("suite_ticket", 1, 200, "success"), ("create_auth", 1, 200, "success")]
-    assert all(p.url == f"http://jitlite-app.test/callbacks/qywx-proxy/{PROXY}" for p in pushes)
-
-
 def test_two_suites_in_one_app_keep_their_own_tickets_and_corps(
         open_demo: Callable[[], jitlite.App], sandbox: Sandbox, tmp_path: Any) -> None:
     second_suite, key = "tjsandboxsuite0002", "Z" * 43

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -96,3 +100,61 @@ def test_all_lists_every_public_name() -> None:
     assert set(storage.__all__) == public - modules
     for name in storage.__all__:
         assert getattr(storage, name) is not None
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """Run with the common umask 022, under which files are created world-readable by default."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_sqlite_files_are_created_private(tmp_path: Path, loose_umask: None) -> None:
+    engine = create_sqlite_engine(tmp_path / "appData" / "db.sqlite")
+    try:
+        with write_engine(engine).begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        with engine.connect() as conn:  # the -wal and -shm files exist while a connection is open
+            assert conn.exec_driver_sql("SELECT x FROM t").scalar_one() == 1
+            files = {p.name: mode(p) for p in (tmp_path / "appData").iterdir()}
+            assert files == {"db.sqlite": 0o600, "db.sqlite-wal": 0o600, "db.sqlite-shm": 0o600}
+        assert mode(tmp_path / "appData") == 0o700
+    finally:
+        engine.dispose()
+
+
+def test_existing_files_and_folders_keep_their_mode_and_a_loose_file_is_reported(
+    tmp_path: Path, loose_umask: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "shared").mkdir(mode=0o755)
+    old = tmp_path / "shared" / "old.sqlite"
+    old.touch(mode=0o644)
+    engine = create_sqlite_engine(old)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    finally:
+        engine.dispose()
+    assert (mode(tmp_path / "shared"), mode(old)) == (0o755, 0o644)  # a user's choice is not overridden
+    assert any("can be read by other users (mode 0644)" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(("synchronous", "pragma"), [("NORMAL", 1), ("FULL", 2)])
+def test_sqlite_synchronous_is_configurable(tmp_path: Path, synchronous: Any, pragma: int) -> None:
+    engine = create_sqlite_engine(tmp_path / "db.sqlite", synchronous=synchronous)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == pragma
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        engine.dispose()
+    with pytest.raises(StorageError, match="synchronous must be one of NORMAL, FULL, got 'OFF'"):
+        create_sqlite_engine(tmp_path / "db.sqlite", synchronous="OFF")  # type: ignore[arg-type]

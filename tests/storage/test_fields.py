@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,9 @@ from jitlite.storage import (
     AutoInt,
     Boolean,
     Checkbox,
+    Date,
     Datetime,
+    Email,
     Field,
     Integer,
     JitDict,
@@ -23,7 +25,9 @@ from jitlite.storage import (
     Ltext,
     Model,
     ModelDefinitionError,
+    Money,
     Numeric,
+    Phone,
     Secret,
     Stext,
     create_sqlite_engine,
@@ -47,6 +51,18 @@ from jitlite.storage import (
         (JitDict(), {"a": None}, '{"a": null}'),
         (Json(), "text", '"text"'),
         (Secret(), "s", "s"),
+        (Date(), "2024-02-29", date(2024, 2, 29)),
+        (Date(), date(2023, 1, 1), date(2023, 1, 1)),
+        (Money(), "19.999", Decimal("20.00")),
+        (Money(), 5, Decimal("5.00")),
+        (Phone(), "13800138000", "13800138000"),
+        (Phone(rules="eight"), "12345678", "12345678"),
+        (Phone(rules="tel"), "010-12345678", "010-12345678"),
+        (Phone(rules="mobileOrTel"), "0755-2345678-123", "0755-2345678-123"),
+        (Email(), "zhang.san@example.com.cn", "zhang.san@example.com.cn"),
+        (Stext(min_length=2), "ab", "ab"),
+        (Stext(choices=["active", "closed"]), "closed", "closed"),
+        (Ltext(max_length=4), "abcd", "abcd"),
     ],
 )
 def test_values_are_converted_for_storage(field: Field, value: Any, stored: Any) -> None:
@@ -77,6 +93,18 @@ def test_values_are_converted_for_storage(field: Field, value: Any, stored: Any)
         (Json(), "a\x00", "NUL character"),
         (Secret(), 123, "expected text, got int"),
         (Stext(nullable=False), None, "cannot be None"),
+        (Date(), "2024-02-30", "'2024-02-30' is not an ISO 8601 date (YYYY-MM-DD)"),
+        (Date(), datetime(2024, 1, 1, tzinfo=timezone.utc), "expected a date, got a datetime"),
+        (Date(), 20240101, "expected a date, got int"),
+        (Money(precision=4), "100.00", "does not fit Numeric(4, 2)"),
+        (Phone(), "1380013800", "'1380013800' is not a phone number: expected 11 digits"),
+        (Phone(rules="tel"), "13800138000x", "expected a landline number"),
+        (Phone(rules="mobileOrTel"), "2345", "a mobile number (11 digits starting with 1) or a landline"),
+        (Email(), "zhang.san@localhost", "is not an email address"),
+        (Email(), "a b@example.com", "is not an email address"),
+        (Stext(min_length=2), "a", "text is 1 characters long; the field needs at least 2"),
+        (Stext(choices=["active", "closed"]), "open", "'open' is not one of the options ('active', 'closed')"),
+        (Ltext(max_length=4), "abcde", "text is 5 characters long; the field allows 4"),
     ],
 )
 def test_bad_values_say_why(field: Field, value: Any, message: str) -> None:
@@ -103,6 +131,12 @@ def test_datetime_keeps_the_instant() -> None:
         (lambda: Secret(default="hunter2"), "a Secret field cannot have a default"),
         (lambda: Secret(unique=True), "Secret fields cannot be keys or indexed"),
         (lambda: JitList(index=True), "JitList fields cannot be keys or indexed"),
+        (lambda: Phone(rules="nine"), "Phone rules must be one of eleven, eight, tel, mobileOrTel"),
+        (lambda: Stext(min_length=-1), "Stext min_length must be an int >= 0"),
+        (lambda: Stext(choices="ab"), "Stext choices must be a list of strings"),
+        (lambda: Stext(choices=["a"], default="b"), "invalid default 'b'"),
+        (lambda: Ltext(max_length=0), "Ltext max_length must be None or an int >= 1"),
+        (lambda: Datetime(on_update="now"), "on_update must be a function"),
     ],
 )
 def test_impossible_fields_fail_at_declaration(make: Any, message: str) -> None:

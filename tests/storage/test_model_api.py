@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 
+from jitlite.runtime import clock
 from jitlite.storage import (
     AmbiguousFilterError,
     ConstraintError,
+    Date,
+    Datetime,
     FieldValueError,
     FilterError,
     Model,
@@ -21,8 +24,10 @@ from jitlite.storage import (
     Q,
     QueryError,
     Row,
+    Stext,
     UnknownFieldError,
     create_sqlite_engine,
+    utc_now,
 )
 
 Member = Callable[..., dict[str, Any]]
@@ -93,8 +98,18 @@ def test_query_pages_counts_and_field_list(members: ModelManager, make_member: M
         seen += [r.userId for r in result["rowDatas"]]
     assert len(seen) == 20 == len(set(seen))  # ties broken by id: pages never overlap
     assert members.query(page=5, size=7)["rowDatas"] == []
-    default = members.query()
-    assert default["totalCount"] == 25 and len(default["rowDatas"]) == 20  # page 1, size 20
+    assert [r.userId for r in members.query(size=3)["rowDatas"]] == ["u00", "u01", "u02"]  # size alone: page 1
+
+
+def test_query_without_a_page_returns_every_row(members: ModelManager, make_member: Member) -> None:
+    # Regression: a query without page and size used to return the first 20 rows only, silently.
+    members.createOrUpdateMany([make_member(f"u{i:02d}", age=i % 3) for i in range(45)])
+    everything = members.query()
+    assert everything["totalCount"] == 45 and len(everything["rowDatas"]) == 45
+    matching = members.query("Q(age=1)", orderList=[["userId", -1]])
+    assert matching["totalCount"] == 15 == len(matching["rowDatas"])
+    assert matching["rowDatas"][0].userId == "u43"
+    assert len(members.query(None, None, None, 2, 20)["rowDatas"]) == 20  # JitAi's positional form
 
 
 def test_null_sorts_lowest_on_every_engine(members: ModelManager, make_member: Member) -> None:
@@ -120,6 +135,81 @@ def test_updates_and_deletes(members: ModelManager, make_member: Member) -> None
     assert members.deleteByFilter("Q(active=False) | Q(age=99)") == 3
     assert sorted(r.userId for r in members.query()["rowDatas"]) == ["u3", "u4"]
     assert members.deleteByFilter(Q()) == 2
+
+
+def test_jitai_signatures_take_lists_of_primary_keys(members: ModelManager, make_member: Member) -> None:
+    ids = [members.create(make_member(f"u{i}", age=i)).id for i in range(5)]
+    updated = members.updateByPK([ids[3], ids[1], 10**9], {"name": "batch"}, 0)
+    assert isinstance(updated, list) and [r.id for r in updated] == [ids[1], ids[3]]
+    assert all(r.name == "batch" for r in updated)
+    same = members.updateByPK((ids[0],), {})
+    assert isinstance(same, list) and [r.userId for r in same] == ["u0"]
+    assert members.deleteByPK([ids[0], ids[1], ids[1], 10**9], triggerEvent=1) == 2
+    assert members.deleteByPK([]) == 0
+    assert sorted(r.userId for r in members.query()["rowDatas"]) == ["u2", "u3", "u4"]
+    created = members.create(make_member("new"), triggerEvent=0)
+    assert created.userId == "new"
+    for call in (lambda: members.create(make_member("x"), triggerEvent=2),
+                 lambda: members.deleteByPK([ids[2]], "yes"),
+                 lambda: members.createOrUpdateMany([make_member("y")], triggerEvent=None)):
+        with pytest.raises(QueryError, match="triggerEvent is 1 or 0"):
+            call()
+
+
+def test_update_or_add_in_jitai_form(members: ModelManager, make_member: Member) -> None:
+    # updateOrAdd(filter, orderList, updateData, addData): addData is what gets inserted.
+    added = members.updateOrAdd("Q(Q('userId', '=', 'w1'))", [], {"name": "updated"}, {"corpId": "c1", "name": "added"})
+    assert (added.userId, added.corpId, added.name) == ("w1", "c1", "added")
+    again = members.updateOrAdd("Q(Q('userId', '=', 'w1'))", [], {"name": "updated"}, {"corpId": "c1", "name": "added"})
+    assert again.id == added.id and again.name == "updated"
+    # With an orderList, the first of several matching rows is updated.
+    members.create(make_member("w2", age=5))
+    members.create(make_member("w3", age=9))
+    oldest = members.updateOrAdd(Q(age__gte=1), [["age", -1]], {"name": "oldest"}, None)
+    assert oldest.userId == "w3" and oldest.name == "oldest"
+    with pytest.raises(AmbiguousFilterError, match="or pass an orderList"):
+        members.updateOrAdd(Q(age__gte=1), None, {"name": "x"})
+    with pytest.raises(QueryError, match="the second argument is orderList"):
+        members.updateOrAdd(Q(userId="w1"), {"name": "x"}, {"name": "y"})
+    with pytest.raises(UnknownFieldError, match=r"'nmae' \(in addData\)"):
+        members.updateOrAdd(Q(userId="w9"), [], {}, {"corpId": "c1", "nmae": "x"})
+
+
+class Visit(Model):
+    """A model with a date, and a time refreshed on every update."""
+
+    __tablename__ = "visits"
+    __unique__ = ("code",)
+    code = Stext(max_length=16)
+    day = Date()
+    note = Stext(nullable=True)
+    createdAt = Datetime(default=utc_now)
+    updatedAt = Datetime(default=utc_now, on_update=utc_now)
+
+
+def test_dates_and_update_stamps(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    visits = Visit.bind(engine)
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    monkeypatch.setattr(clock, "utc_now", lambda: start)
+    first = visits.create({"code": "a", "day": "2024-02-29"})
+    visits.createOrUpdateMany([{"code": "b", "day": date(2023, 12, 31)}, {"code": "c", "day": "2024-12-01"}])
+    assert first.day == date(2024, 2, 29) and first.updatedAt == start
+    assert {r.code for r in visits.query("Q(day__year=2024)")["rowDatas"]} == {"a", "c"}
+    assert {r.code for r in visits.query(Q("day", "month", 12))["rowDatas"]} == {"b", "c"}
+    assert {r.code for r in visits.query("Q(day__gte='2024-01-01') & Q(day__day=29)")["rowDatas"]} == {"a"}
+    later = start + timedelta(hours=1)
+    monkeypatch.setattr(clock, "utc_now", lambda: later)
+    updated = visits.updateByPK(first.id, {"note": "seen"})
+    assert updated is not None and updated.updatedAt == later and updated.createdAt == start
+    visits.updateByFilter(Q(code="b"), {"note": "x"})
+    visits.updateOrAdd(Q(code="c"), {"note": "y"})
+    assert all(r.updatedAt == later for r in visits.query()["rowDatas"])
+    # An upsert that changes nothing leaves the stamp alone; one that changes a value refreshes it.
+    last = later + timedelta(hours=1)
+    monkeypatch.setattr(clock, "utc_now", lambda: last)
+    assert visits.createOrUpdateMany([{"code": "a", "note": "seen"}, {"code": "b", "note": "z"}]) == 1
+    stamps = {r.code: r.updatedAt for r in visits.query()["rowDatas"]}
+    assert stamps == {"a": later, "b": last, "c": later}
 
 
 def test_update_and_delete_by_filter_need_a_filter(members: ModelManager) -> None:
@@ -207,6 +297,7 @@ def test_duplicate_unique_key_is_a_constraint_error(members: ModelManager, make_
     ("kwargs", "message"),
     [
         ({"page": 0}, "page must be a positive integer"),
+        ({"page": 2}, "page 2 needs a size"),
         ({"size": -1}, "size must be a positive integer"),
         ({"size": True}, "size must be a positive integer"),
         ({"orderList": [["age", 2]]}, "direction for 'age' must be 1 or -1"),

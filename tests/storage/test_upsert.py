@@ -129,12 +129,12 @@ def test_unique_fields_must_be_a_unique_key(members: ModelManager) -> None:
 @pytest.mark.parametrize(
     ("bad_rows", "error", "message"),
     [
-        ([{"userId": "x"}], FieldValueError, r"Member \(rowDatas\[0\]\): the unique key field 'corpId' is missing"),
-        ([{"corpId": "c", "userId": None}], FieldValueError, r"rowDatas\[0\]\): cannot be None"),
-        ([{"corpId": "c", "userId": "x", "nmae": 1}], UnknownFieldError, r"'nmae' \(in rowDatas\[0\]\)"),
+        ([{"userId": "x"}], FieldValueError, r"Member \(rowDataList\[0\]\): the unique key field 'corpId' is missing"),
+        ([{"corpId": "c", "userId": None}], FieldValueError, r"rowDataList\[0\]\): cannot be None"),
+        ([{"corpId": "c", "userId": "x", "nmae": 1}], UnknownFieldError, r"'nmae' \(in rowDataList\[0\]\)"),
         ([{"corpId": "c", "userId": "x", "id": 3}], FieldValueError, "the database assigns it"),
-        (["not a row"], FieldValueError, r"rowDatas\[0\] is a str, not a dict"),
-        ({"corpId": "c", "userId": "x"}, QueryError, "rowDatas is a list of dicts, not one dict"),
+        (["not a row"], FieldValueError, r"rowDataList\[0\] is a str, not a dict"),
+        ({"corpId": "c", "userId": "x"}, QueryError, "rowDataList is a list of dicts, not one dict"),
     ],
 )
 def test_bad_rows_are_reported_by_position(
@@ -147,7 +147,7 @@ def test_bad_rows_are_reported_by_position(
 def test_a_bad_row_late_in_the_input_writes_nothing(members: ModelManager) -> None:
     data = rows(1600)
     data[1500] = {**data[1500], "age": "old"}
-    with pytest.raises(FieldValueError, match=r"Member.age \(rowDatas\[1500\]\): expected an integer, got str"):
+    with pytest.raises(FieldValueError, match=r"Member.age \(rowDataList\[1500\]\): expected an integer, got str"):
         members.createOrUpdateMany(data, batchSize=500)
     assert members.query()["totalCount"] == 0  # one transaction: the first batches rolled back
 
@@ -175,7 +175,7 @@ class Badge(Model):
 def test_a_null_unique_key_is_refused(engine: Engine) -> None:
     # NULL never conflicts, so it would insert a duplicate on every sync.
     with pytest.raises(
-        FieldValueError, match=r"Badge.code \(rowDatas\[1\]\): cannot be None: it is part of the unique"
+        FieldValueError, match=r"Badge.code \(rowDataList\[1\]\): cannot be None: it is part of the unique"
     ):
         Badge.bind(engine).createOrUpdateMany([{"code": "a"}, {"code": None}])
 
@@ -206,5 +206,20 @@ def test_default_keys_and_models_without_one(engine: Engine) -> None:
     assert words.createOrUpdateMany([{"word": "hi", "meaning": "hello"}]) == 1
     assert words.createOrUpdateMany([{"word": "hi", "meaning": "greeting"}]) == 1
     assert words.query()["totalCount"] == 1
-    with pytest.raises(QueryError, match=r"Note\.createOrUpdateMany: the model has no unique key"):
-        Note.bind(engine).createOrUpdateMany([{"body": "x"}])
+
+
+
+def test_a_model_without_a_unique_key_matches_rows_on_their_id(engine: Engine) -> None:
+    # JitAi's createOrUpdateMany: rows with an id update that row, rows without one are inserted.
+    notes = Note.bind(engine)
+    assert notes.createOrUpdateMany([{"body": "a"}, {"body": "b"}]) == 2
+    first, second = notes.query(orderList=[["id", 1]])["rowDatas"]
+    changes = [{"id": first.id, "body": "a2"}, {"body": "c"}, {"id": second.id, "body": "b"}]
+    assert notes.createOrUpdateMany(changes) == 2
+    assert [(r.id, r.body) for r in notes.query(orderList=[["id", 1]])["rowDatas"]] == [
+        (first.id, "a2"), (second.id, "b"), (second.id + 1, "c")]
+    # A row with an id the table does not hold is inserted with it; later ids continue after it.
+    assert notes.createOrUpdateMany([{"id": 100, "body": "imported"}]) == 1
+    assert notes.create({"body": "next"}).id == 101
+    with pytest.raises(QueryError, match="uniqueFields"):
+        notes.createOrUpdateMany([{"body": "x"}], uniqueFields=["body"])

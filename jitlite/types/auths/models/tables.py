@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jitlite.storage import Datetime, JitList, Model, Stext, utc_now
 
-__all__ = ["LoginCodeTable", "SessionTable", "UserTable", "WeComIdentityTable"]
+__all__ = ["IdentityTable", "LoginCodeTable", "SessionTable", "UserTable", "WeComIdentityTable"]
 
 
 class UserTable(Model):
@@ -37,6 +37,28 @@ class WeComIdentityTable(Model):
     name = Stext(max_length=255, nullable=True, title="Name in WeCom")
     createdAt = Datetime(default=utc_now, title="Created")
     updatedAt = Datetime(default=utc_now, title="Updated")
+
+
+class IdentityTable(Model):
+    """An account of another provider (a WeChat openId of one app) bound to a system user.
+
+    One row per (provider, appId, externalId): an account belongs to at most one user, and a user
+    has at most one account per provider and app. WeCom members live in ``WeComIdentityTable``,
+    keyed by corp, which the org sync writes too.
+    """
+
+    __tablename__ = "jit_identity"
+    __unique__ = (("provider", "appId", "externalId"), ("provider", "appId", "userId"))
+    __indexes__ = ("userId", ("provider", "unionId"))
+
+    provider = Stext(max_length=32, title="Provider: wechat, …")
+    appId = Stext(max_length=128, title="The provider's app id (a WeChat AppID)")
+    externalId = Stext(max_length=128, title="The account's id in that app (a WeChat openId)")
+    unionId = Stext(max_length=128, nullable=True, title="The id shared by the provider's apps (WeChat unionId)")
+    userId = Stext(max_length=64, title="System user id")
+    name = Stext(max_length=255, nullable=True, title="Name (nickname) at the provider")
+    createdAt = Datetime(default=utc_now, title="Bound")
+    updatedAt = Datetime(default=utc_now, title="Last login or change")
 
 
 class LoginCodeTable(Model):

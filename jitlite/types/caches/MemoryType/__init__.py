@@ -9,7 +9,12 @@ __all__ = ["MemoryCacheType"]
 
 
 class MemoryCacheType(CacheElement):
-    """A cache held in this process's memory; each element has its own store."""
+    """A cache held in this process's memory; each element has its own store.
+
+    Other processes serving the same app do not see it: choose it only for one process.
+    """
+
+    sharedAcrossProcesses = False
 
     def openBackend(self) -> Cache:
         """Open a memory store of this element's own."""

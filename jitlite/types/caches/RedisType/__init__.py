@@ -17,4 +17,4 @@ class RedisCacheType(CacheElement):
 
     def openBackend(self) -> Cache:
         """Connect to Redis (lazily: the first command opens the connection)."""
-        return RedisCache(self.config.url.get_secret_value(), self.app.appId)
+        return RedisCache(self.config.connection_url(), self.app.appId)

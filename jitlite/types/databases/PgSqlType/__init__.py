@@ -13,10 +13,10 @@ __all__ = ["PgSqlDatabase"]
 
 
 class PgSqlDatabase(Database):
-    """A PostgreSQL database through psycopg 3."""
+    """A PostgreSQL database through psycopg 3, reached by ``url`` or by JitAi's ``dbConfig``."""
 
     config: Config
 
     def createEngine(self) -> Engine:
         """Open a pooled engine (connections are made on first use)."""
-        return create_pg_engine(self.config.url.get_secret_value(), schema=self.config.schema_)
+        return create_pg_engine(self.config.connection_url(), schema=self.config.schema_)

@@ -13,7 +13,12 @@ __all__ = ["SqliteDatabase"]
 
 
 class SqliteDatabase(Database):
-    """An SQLite file under the app folder, or the database its ``url`` names."""
+    """An SQLite file under the app folder (``path``, or JitAi's ``dbConfig.database``), or what ``url`` names.
+
+    The file is created 0600 in a folder created 0700. ``synchronous`` (NORMAL or FULL) is passed
+    to SQLite: with NORMAL the last commits can be lost on power loss; set FULL where an answer
+    depends on a commit, as for the WeCom callbacks stored in ``databases.Default``.
+    """
 
     config: Config
 
@@ -22,8 +27,10 @@ class SqliteDatabase(Database):
         url = self.config.url.get_secret_value().strip()
         if url.startswith(("postgresql", "postgres:")):
             return create_pg_engine(url)
+        synchronous = self.config.synchronous
         if url.startswith("sqlite:///"):
-            return create_sqlite_engine(url.removeprefix("sqlite:///"))
+            return create_sqlite_engine(url.removeprefix("sqlite:///"), synchronous=synchronous)
         if url:
             raise ValueError(f"{self.fullName}: url must start with sqlite:/// or postgresql://")
-        return create_sqlite_engine(self.app.root / self.config.path)
+        file = self.config.file
+        return create_sqlite_engine(file if file == ":memory:" else self.app.root / file, synchronous=synchronous)

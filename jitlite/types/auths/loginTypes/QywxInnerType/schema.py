@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from jitlite.runtime.schema import AgentId, ConfigModel, HttpUrlStr, Secret, WeComId
+from jitlite.runtime.schema import AgentId, ConfigModel, HttpUrlStr, NonEmptyStr, Secret, WeComId
 
 __all__ = ["Config"]
 
@@ -17,3 +17,5 @@ class Config(ConfigModel):
     agentId: AgentId = Field(description="WeCom application AgentID")
     redirectUri: HttpUrlStr = Field(description="OAuth2 redirect URI for receiving authorization code")
     isActive: bool = Field(True, description="Whether to enable this login method")
+    corpName: NonEmptyStr | None = Field(None, description="The corp's name in corpList (default: its root "
+                                                            "department's name, read from WeCom)")

@@ -4,23 +4,29 @@ One instance is one suite (its id, secret, callback Token and EncodingAESKey); a
 authorise it at run time, and their state — permanent code (encrypted), agent id, status — lives in
 ``QywxProxyAuthModel``, not in folders. In 代开发 the permanent code is the corp's app secret, so a
 corp's token comes from ``gettoken`` with it.
+
+Logins run the shared WeCom flow (``jitlite.meta.wecom_login.WeComCorpLogin``): QR (CorpApp web
+login) and workbench codes are exchanged with the corp's token; ServiceApp web-login codes
+(``loginType="ServiceApp"``, the suite's own login page, where the user picks the corp) with
+``service/auth/getuserinfo3rd`` on the suite token.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 import threading
 from datetime import datetime, timezone
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
-from jitlite.meta.auths import LoginType
-from jitlite.runtime.errors import AuthError, CorpNotAuthorized, LoginStateInvalid
+from jitlite.meta.auths import NotACorpMember
+from jitlite.meta.login_states import DEFAULT_STATE_TTL
+from jitlite.meta.wecom_login import CodeOwner, WeComCorpLogin, code_owner
+from jitlite.runtime import clock
+from jitlite.runtime.errors import AuthError, CorpNotAuthorized
 from jitlite.storage import Q, Row
-from jitlite.wecom import ProxyCorpClient, SuiteClient, WeComAPIError, WeComCrypto
-from jitlite.wecom.context import WeComContext
+from jitlite.wecom import ProxyCorpClient, SuiteClient, WeComCrypto
+from jitlite.wecom.login_urls import wecom_web_login_url
 
 from .schema import Config
 
@@ -28,24 +34,26 @@ __all__ = ["LOGIN_TYPES", "STATE_TTL", "QywxProxyAuth"]
 
 log = logging.getLogger("jitlite.qywx_proxy")
 
-LOGIN_TYPES = ("qr", "workbench")
-STATE_TTL = 600  # seconds an OAuth state stays valid
+LOGIN_TYPES = ("qr", "workbench", "ServiceApp")
+STATE_TTL = DEFAULT_STATE_TTL  # seconds an OAuth state stays valid unless settings.loginStateTtlSeconds
 
 
 def _utc(seconds: float | None = None) -> datetime:
-    return datetime.now(timezone.utc) if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+    """Return ``seconds`` (Unix time) as an aware UTC datetime, or now on the app's one clock."""
+    return clock.utc_now() if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
 
 
-class QywxProxyAuth(LoginType):
+class QywxProxyAuth(WeComCorpLogin):
     """A WeCom third-party suite in proxy-development mode, serving every corp that authorises it."""
 
     authModelName: ClassVar[str] = "QywxProxyAuthModel"
+    loginTypes: ClassVar[tuple[str, ...]] = LOGIN_TYPES
     config: Config
 
     def onLoad(self) -> None:
         """Prepare the callback crypto and the clients' shared context."""
+        super().onLoad()
         auth = self.config.authConfig
-        self.context = WeComContext.of(self.app)
         self.crypto = WeComCrypto(
             auth.token.get_secret_value(),
             auth.encodingAESKey.get_secret_value(),
@@ -117,95 +125,74 @@ class QywxProxyAuth(LoginType):
                     corpId, row.permanentCode, row.agentId, **self.context.client_options())
             return client
 
+    def agentIdFor(self, corpId: str) -> str | None:
+        """Return the 代开发 app's AgentId in an authorised corp (raise CorpNotAuthorized otherwise)."""
+        agent_id = self.corpAuth(corpId).agentId
+        return None if agent_id is None else str(agent_id)
+
     # -- login URLs and OAuth state ------------------------------------------------------------
 
     def createState(self, corpId: str | None = None) -> str:
-        """Return a random, single-use OAuth state valid for ten minutes."""
-        state = secrets.token_urlsafe(18)
-        cache = self.getElement("caches.Default")
-        cache.set(self._state_key(state), {"auth": self.fullName, "corpId": corpId}, ttl=STATE_TTL)
-        return state
+        """Return a random, single-use OAuth state (valid ten minutes unless settings.loginStateTtlSeconds)."""
+        return self.issueState(corpId=corpId)
 
     def consumeState(self, state: str, corpId: str | None = None) -> None:
-        """Check and spend an OAuth state; raise LoginStateInvalid if it is unknown, used or expired."""
-        cache = self.getElement("caches.Default")
-        key = self._state_key(state)
-        saved = cache.get(key)
-        # delete() succeeds for one caller only: a state is spent exactly once.
-        if not saved or saved.get("auth") != self.fullName or not cache.delete(key):
-            raise LoginStateInvalid("the login state is invalid or expired; start the login again")
-        if corpId is not None and saved.get("corpId") not in (None, corpId):
-            raise LoginStateInvalid("the login state was issued for another corp; start the login again")
+        """Spend an OAuth state; raise LoginStateInvalid if it is unknown, used, expired or for another corp."""
+        self.loginStates.consume(state, corpId=corpId)
 
-    @staticmethod
-    def _state_key(state: str) -> str:
-        return "qywx-proxy-state:" + hashlib.sha256(str(state).encode()).hexdigest()
+    def _state_key(self, state: str) -> str:
+        return self.loginStates.key(state)
 
-    def buildQrLoginUrl(self, corpId: str, redirectUri: str, state: str | None = None) -> str:
-        """Return the WeCom web-login (QR) URL of the corp's 代开发 app, with a fresh state if none given."""
-        row = self.corpAuth(corpId)
-        query = {"login_type": "CorpApp", "appid": corpId, "agentid": row.agentId or "",
-                 "redirect_uri": redirectUri, "state": state or self.createState(corpId)}
-        return f"{self.context.host('wecomLoginBaseUrl')}/wwlogin/sso/login?{urlencode(query)}"
-
-    def buildWorkbenchUrl(self, corpId: str, redirectUri: str, state: str | None = None) -> str:
-        """Return the OAuth URL that opens the app from the WeCom workbench without a password."""
-        row = self.corpAuth(corpId)
-        query = {"appid": corpId, "redirect_uri": redirectUri, "response_type": "code", "scope": "snsapi_base",
-                 "state": state or self.createState(corpId), "agentid": row.agentId or ""}
-        return f"{self.context.host('wechatOpenBaseUrl')}/connect/oauth2/authorize?{urlencode(query)}#wechat_redirect"
+    def buildServiceLoginUrl(self, redirectUri: str, state: str | None = None) -> str:
+        """Return the suite's WeCom web-login URL (``login_type=ServiceApp``): the user scans, then picks a corp."""
+        return wecom_web_login_url(self.context.host("wecomLoginBaseUrl"), login_type="ServiceApp",
+                                   appid=self.suiteId, redirect_uri=redirectUri, state=state or self.createState())
 
     # -- login ---------------------------------------------------------------------------------
 
-    def getLoginCode(
-        self, corpId: str, code: str, loginType: str | None = None, state: str | None = None
+    def getLoginCode(  # type: ignore[override]  # the seed names its arguments corpId, code, loginType
+        self, corpId: str | None = None, code: str | None = None, loginType: str | None = None,
+        state: str | None = None,
     ) -> dict[str, Any]:
-        """Exchange a WeCom code (QR or workbench) for a one-time login code: ``{loginCode, corpList, userId}``."""
-        user, _member = self.loginMember(corpId, code, loginType, state)
-        auth_service = self.getElement("auths.services.AuthService")
-        corp_list = self.corpList(user.userId, first=corpId)
-        login_code = auth_service.createLoginCode(user.userId, corp_list, self.authType)
-        return {"loginCode": login_code, "corpList": corp_list, "userId": user.userId}
+        """Exchange a WeCom code (QR, workbench or ServiceApp) for a login code: ``{loginCode, corpList, userId}``.
+
+        ``corpId`` may be left out for ``loginType="ServiceApp"``, whose code names the corp.
+        """
+        return self.loginCodeFor(self.login(code or "", state, corpId=corpId, loginType=loginType))
 
     def loginMember(
-        self, corpId: str, code: str, loginType: str | None = None, state: str | None = None
+        self, corpId: str | None, code: str, loginType: str | None = None, state: str | None = None
     ) -> tuple[Row, dict[str, Any]]:
         """Resolve a WeCom code to the member and their system user (created on first login)."""
-        self.requireActive()
-        if loginType is not None and loginType not in LOGIN_TYPES:
-            raise ValueError(f"loginType must be one of {', '.join(LOGIN_TYPES)} or None, not {loginType!r}")
-        if not corpId or not code:
-            raise ValueError("corpId and code are both required")
-        if state is not None:
-            self.consumeState(state, corpId)
-        client = self.corpClient(corpId)
-        identity = client.oauth.getuserinfo(code)
-        wecom_user_id = identity.get("userid") or identity.get("UserId")
-        if not wecom_user_id:
-            raise AuthError(f"the WeCom user is not a member of corp {corpId}, so cannot log in here")
-        member: dict[str, Any] = {"userid": wecom_user_id}
-        try:
-            member.update(client.user.get(wecom_user_id))
-        except WeComAPIError as exc:  # outside the app's visible range, or no permission to read names
-            log.info("no details for %s in %s: %s", wecom_user_id, corpId, exc.errcode)
-        user = self.getElement("auths.services.AuthService").ensureWeComUser(
-            corpId, wecom_user_id, name=member.get("name"), openUserId=member.get("open_userid"),
-            mobile=member.get("mobile") or None, email=member.get("email") or None,
-            avatar=member.get("avatar") or None)
-        return user, member
+        outcome = self.login(code, state, corpId=corpId, loginType=loginType)
+        return outcome.user, dict(outcome.identity.details)
 
-    def corpList(self, userId: str, first: str | None = None) -> list[dict[str, Any]]:
+    def corpFromCode(self, loginType: str | None) -> bool:
+        """ServiceApp codes name their corp; QR and workbench codes are the named corp's."""
+        return loginType == "ServiceApp"
+
+    def identifyCode(self, code: str, *, corpId: str | None, loginType: str | None) -> CodeOwner:
+        """Exchange a code: ServiceApp codes on the suite token, the others on the corp's token."""
+        if loginType != "ServiceApp":
+            return super().identifyCode(code, corpId=corpId, loginType=loginType)
+        info = self.suiteClient().service.getuserinfo3rd(code)
+        corp = info.get("corpid") or info.get("CorpId")
+        if not corp or not (info.get("userid") or info.get("UserId")):
+            raise NotACorpMember("the WeCom user is not a member of a corp that authorised suite "
+                                 f"{self.suiteId}, so cannot log in here")
+        if corpId and corp != corpId:
+            raise AuthError(f"the login code is for corp {corp}, not {corpId}; start the login again")
+        self.corpAuth(str(corp))  # an authorised, active corp only
+        return code_owner(info, str(corp))
+
+    def corpsOf(self, userId: str) -> list[dict[str, Any]]:
         """Return the authorised corps (of this suite) the user belongs to: ``[{corpId, corpName}]``."""
-        identities = self.getElement("auths.models.WeComIdentityModel").query(
-            Q(userId=userId), fieldList=["corpId"], size=1000)["rowDatas"]
-        corp_ids = [r.corpId for r in identities]
+        corp_ids = self.corpIdsOf(userId)
         if not corp_ids:
             return []
         rows = self.authModel.query(Q(suiteId=self.suiteId, status="active", corpId__in=corp_ids),
                                     fieldList=["corpId", "corpName"], size=1000)["rowDatas"]
-        corps = [{"corpId": r.corpId, "corpName": r.corpName} for r in rows]
-        corps.sort(key=lambda c: (c["corpId"] != first, c["corpId"]))
-        return corps
+        return [{"corpId": r.corpId, "corpName": r.corpName} for r in rows]
 
     # -- applying suite events (called by the service's callback processing) -------------------
 

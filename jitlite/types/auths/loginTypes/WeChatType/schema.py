@@ -1,4 +1,9 @@
-"""The schema of ``auths.loginTypes.WeChatType`` instances (loaded on its own: absolute imports)."""
+"""The schema of ``auths.loginTypes.WeChatType`` instances (loaded on its own: absolute imports).
+
+The AppSecret may be given in ``e.json`` (``appSecret``, as the seed's Quick Start has it), in the
+business config (``authConfig.appSecret``), or both; at least one is required and, when both are
+given, they must be equal. ``jitlite new`` writes it once, in ``e.json``.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,9 @@ __all__ = ["AuthConfig", "Config", "Declaration"]
 class Declaration(BaseDeclaration):
     """A WeChat login instance's ``e.json``, with the keys WeChatType adds."""
 
-    appSecret: Secret = Field(description="WeChat application secret, used for server-side verification")
+    appSecret: Secret | None = Field(
+        None, description="WeChat application secret, used for server-side verification (here or in "
+                          "authConfig.appSecret)", json_schema_extra={"scaffold": ""})
     backendBundleEntry: Literal["."] = Field(description='Backend entry, fixed value: "."')
     frontBundleEntry: NonEmptyStr = Field(description='Frontend configuration file path, usually "./<Name>.json"')
 
@@ -24,7 +31,9 @@ class AuthConfig(ConfigModel):
     """The Open Platform website app's credentials."""
 
     appId: WeComId = Field(description="WeChat Open Platform application ID")
-    appSecret: Secret = Field(description="WeChat Open Platform application secret")
+    appSecret: Secret | None = Field(
+        None, description="WeChat Open Platform application secret (here or in e.json appSecret)",
+        json_schema_extra={"scaffold": False})
 
 
 class Config(ConfigModel):

@@ -1,0 +1,1 @@
+"""The organisation models shared by every organisation Type: departments, members, roles, sync state."""

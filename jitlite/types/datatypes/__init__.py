@@ -1,0 +1,1 @@
+"""Official data types: ``datatypes.Meta`` and the ``datatypes`` namespace JitAi's model files use."""

@@ -77,6 +77,12 @@ class CacheElement(Element):
         """Close the backend's connections (they reopen on the next call), as JitAi's Redis cache does."""
         self.backend.close()
 
+    def close(self) -> None:
+        """Close the backend when the app closes (``App.close()`` calls it)."""
+        backend = getattr(self, "backend", None)
+        if backend is not None:
+            backend.close()
+
     def lock(self, name: str, ttl: float, *, timeout: float | None = 10.0, poll: float = 0.05) -> CacheLock:
         """Return a lock (a context manager) that excludes other holders, across processes where the backend can."""
         return self.backend.lock(name, ttl, timeout=timeout, poll=poll)

@@ -45,3 +45,9 @@ class Database(Element):
     def dispose(self) -> None:
         """Close every pooled connection (an app calls this at shutdown)."""
         self.engine.dispose()
+
+    def close(self) -> None:
+        """Release the engine's connections when the app closes (``App.close()`` calls it)."""
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            engine.dispose()

@@ -24,7 +24,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 from ..runtime.element import Element
 from ..runtime.errors import ElementBuildError
@@ -32,13 +32,12 @@ from ..runtime.names import misspelling_of
 from ..storage import Model, ModelManager, Row
 from ..storage.errors import ModelDefinitionError, did_you_mean
 from ..storage.fields import Field
-from ..storage.model import TABLE_NAME_PATTERN, FilterArg
+from ..storage.model import TABLE_NAME_PATTERN, FilterArg, PkList
 
-__all__ = ["DEFAULT_DATABASE", "ModelElement"]
+__all__ = ["ModelElement"]
 
 log = logging.getLogger("jitlite.models")
 
-DEFAULT_DATABASE = "databases.Default"
 # The keys of a JitAi model's inner ``class Meta``.
 _META_KEYS = frozenset({"modelType", "name", "title", "db", "dataTitle", "dbTable", "unionIndexList",
                         "unionUniqueList"})
@@ -49,7 +48,8 @@ class ModelElement(Element):
     """A model element: its class names a ``jitlite.storage.Model`` as ``table``, or declares JitAi fields.
 
     ``onLoad`` binds the table to its database — e.json's ``db``, else the business config's
-    ``database``, else ``Meta.db``, else the app's default database — creating or migrating it.
+    ``database``, else ``Meta.db``, else the app's default database (``settings.defaultElement.
+    defaultDatabase``, else ``databases.Default``) — creating or migrating it.
     The methods below are JitAi's model API, with JitAi's argument names.
     """
 
@@ -107,9 +107,7 @@ class ModelElement(Element):
                                     "name one database, in e.json's db")
         if chosen:
             return next(iter(chosen.values()))
-        defaults = self.app.settings.get("defaultElement")
-        configured = defaults.get("defaultDatabase") if isinstance(defaults, Mapping) else None
-        return configured if isinstance(configured, str) and configured else DEFAULT_DATABASE
+        return self.app.defaultElementName("defaultDatabase")  # settings.defaultElement, else databases.Default
 
     # -- JitAi's model API -------------------------------------------------------------------------
 
@@ -162,7 +160,13 @@ class ModelElement(Element):
         return self.manager.createOrUpdateMany(rowDataList, triggerEvent, uniqueFields=uniqueFields,
                                                batchSize=batchSize)
 
-    def updateByPK(self, pkList: Any, updateData: Mapping[str, Any], triggerEvent: int = 1) -> Any:
+    @overload
+    def updateByPK(self, pkList: PkList, updateData: Mapping[str, Any], triggerEvent: int = 1) -> list[Row]: ...
+
+    @overload
+    def updateByPK(self, pkList: int | str, updateData: Mapping[str, Any], triggerEvent: int = 1) -> Row | None: ...
+
+    def updateByPK(self, pkList: Any, updateData: Mapping[str, Any], triggerEvent: int = 1) -> list[Row] | Row | None:
         """Update the rows with these primary keys; return them (one key: its row, or None)."""
         return self.manager.updateByPK(pkList, updateData, triggerEvent)
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn, overload
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,9 +34,11 @@ from .fields import AutoInt, Field
 from .qfilter import Condition, Q, _And, compile_filter, to_q
 from .secrets import SECRET_KEY_VARIABLE, SecretBox
 
-__all__ = ["TABLE_NAME_PATTERN", "FilterArg", "IndexSpec", "Model", "ModelManager", "Row"]
+__all__ = ["TABLE_NAME_PATTERN", "FilterArg", "IndexSpec", "Model", "ModelManager", "PkList", "Row"]
 
 FilterArg = str | Q | Mapping[str, Any] | None
+#: JitAi's pkList: several primary keys (a single key is accepted where pkList is).
+PkList = list[Any] | tuple[Any, ...] | set[Any] | frozenset[Any]
 
 TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 # Names a field cannot take: Row's own methods and Model's class methods would shadow them.
@@ -481,6 +483,12 @@ class ModelManager:
                     {"table": table, "column": self.pk},
                 )
         return changed
+
+    @overload
+    def updateByPK(self, pkList: PkList, updateData: Mapping[str, Any], triggerEvent: int = 1) -> list[Row]: ...
+
+    @overload
+    def updateByPK(self, pkList: int | str, updateData: Mapping[str, Any], triggerEvent: int = 1) -> Row | None: ...
 
     def updateByPK(
         self, pkList: Any, updateData: Mapping[str, Any], triggerEvent: int = 1

@@ -1,18 +1,87 @@
-"""Secrets at rest: Fernet encryption for Secret fields, with key rotation."""
+"""Secrets at rest: Fernet encryption for Secret fields, with key rotation, and the key variable.
+
+The key is the app variable ``JITLITE_SECRET_KEY``. Importing this module (``import jitlite`` does)
+registers it with the runtime as a provided variable: its value is masked everywhere, an app whose
+``settings.secretKeyFile`` names a file keeps a generated key there when no key is set, and a value
+that is not a Fernet key fails ``App()`` with the place it came from.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import NoReturn
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from ..runtime.variables import SECRET_KEY_VARIABLE
+from ..runtime.files import FileRefused, read_small_file
+from ..runtime.privatefiles import private_dir
+from ..runtime.provided import ProvidedVariable, register_provided_variable
 from .errors import SecretKeyError
 
-__all__ = ["SECRET_KEY_VARIABLE", "SecretBox"]
+__all__ = ["SECRET_KEY_FILE_SETTING", "SECRET_KEY_VARIABLE", "SecretBox", "key_from_file", "secret_key_problem"]
 
+SECRET_KEY_VARIABLE = "JITLITE_SECRET_KEY"
+SECRET_KEY_FILE_SETTING = "secretKeyFile"
+
+
+def key_from_file(path: Path) -> str:
+    """Return the Fernet key kept in path, creating the file (readable by its owner only) if missing."""
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    key = Fernet.generate_key().decode("ascii")
+    private_dir(path.parent)
+    # O_EXCL: if another process created it meanwhile, use theirs rather than overwrite it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def _read_key(path: Path) -> str:
+    """Read a key file (a small regular file of ASCII text); raise FileRefused or FileNotFoundError."""
+    try:
+        return read_small_file(path, limit=64 * 1024).decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise FileRefused("is not a key file: it holds bytes other than ASCII text",
+                          "delete it to have a new key generated, or put a key from `jitlite keygen` in it") from None
+
+
+def secret_key_problem(value: str) -> str | None:
+    """Return why a JITLITE_SECRET_KEY value is unusable, or None when every key in it is a Fernet key.
+
+    The value is one key or several separated by commas (the first encrypts, the others still
+    decrypt), as ``SecretBox`` reads it. The message never quotes a key.
+    """
+    keys = [part.strip() for part in value.split(",") if part.strip()]
+    if not keys:
+        return f"{SECRET_KEY_VARIABLE} holds no key"
+    for position, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            which = f"key #{position} of {SECRET_KEY_VARIABLE}" if len(keys) > 1 else SECRET_KEY_VARIABLE
+            return f"{which} is not a Fernet key (32 url-safe base64-encoded bytes)"
+    return None
+
+
+register_provided_variable(ProvidedVariable(
+    name=SECRET_KEY_VARIABLE,
+    secret=True,
+    file_setting=SECRET_KEY_FILE_SETTING,
+    read_file=key_from_file,
+    problem=secret_key_problem,
+    how="make a key with `jitlite keygen`",
+    fix=f"make a key with `jitlite keygen` and set {SECRET_KEY_VARIABLE} to it (while rotating: the new key "
+        "first, then the old ones, separated by commas)",
+), setting_description=f"keep a generated {SECRET_KEY_VARIABLE} in this file (relative to the app folder) when "
+                       "none is set")
 
 
 class SecretBox:

@@ -11,7 +11,7 @@ import pytest
 from jitlite.cache import Cache
 
 if TYPE_CHECKING:
-    from conftest import Harness
+    from .conftest import Harness
 
 INT64_MAX = 2**63 - 1
 # Fake clocks add and subtract floats, so a TTL read back may exceed the one set by rounding.
@@ -56,6 +56,7 @@ def test_get_returns_a_copy_not_the_stored_object(cache: Cache) -> None:
     cache.set("k", value)
     value["list"].append(2)
     got = cache.get("k")
+    assert got is not None
     got["list"].append(3)
     assert cache.get("k") == {"list": [1]}
 
@@ -284,7 +285,7 @@ def test_jitai_names_ts_set_numeric_and_ping(cache: Cache) -> None:
     assert cache.setNumeric("zero") is True and cache.getNumeric("zero") == 0 and cache.exists("zero")
     for bad in ("3", True, None, [1], 2**63):
         with pytest.raises(ValueError, match="setNumeric"):
-            cache.setNumeric("bad", bad)
+            cache.setNumeric("bad", bad)  # type: ignore[arg-type]
     assert cache.exists("bad") is False
     assert cache.expire("views", ts=10) is True
     views_ttl = cache.ttl("views")

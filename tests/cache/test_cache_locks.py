@@ -14,7 +14,7 @@ import pytest
 from jitlite.cache import Cache, CacheLock, LockTimeout
 
 if TYPE_CHECKING:
-    from conftest import Harness
+    from .conftest import Harness
 
 
 def test_lock_is_a_context_manager_that_releases(cache: Cache) -> None:
@@ -182,7 +182,7 @@ def test_lock_excludes_other_processes(harness: Harness, monkeypatch: pytest.Mon
     # Spawned children import the worker module by name, so its folder must be on sys.path,
     # which multiprocessing passes on to them.
     monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    import jitlite_cache_workers as workers
+    import jitlite_cache_workers as workers  # type: ignore[import-not-found]  # on sys.path just above
 
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(2)

@@ -11,7 +11,7 @@ import pytest
 from jitlite.cache import MemoryCache, MemoryStore
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from .conftest import FakeClock
 
 
 def test_instances_share_the_process_wide_store_by_default() -> None:

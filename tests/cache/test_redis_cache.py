@@ -15,7 +15,8 @@ def test_values_are_json_under_the_namespace_prefix(redis_cache: RedisCache) -> 
     client, ns = redis_cache.client, redis_cache.namespace
     redis_cache.set("token", {"a": "中文"}, ttl=10)
     redis_cache.incr("n", 5)
-    assert json.loads(client.get(f"{ns}:token")) == {"a": "中文"}
+    stored = client.get(f"{ns}:token")
+    assert stored is not None and json.loads(stored) == {"a": "中文"}
     assert client.get(f"{ns}:n") == b"5"
     assert 9_000 < client.pttl(f"{ns}:token") <= 10_000
     assert client.pttl(f"{ns}:n") == -1

@@ -14,7 +14,7 @@ import pytest
 from jitlite.cache import SqliteCache
 
 if TYPE_CHECKING:
-    from conftest import FakeClock
+    from .conftest import FakeClock
 
 
 def count_rows(path: Path, table: str) -> int:

@@ -15,7 +15,7 @@ import jitlite
 from jitlite.meta.models import ModelElement
 from jitlite.storage import AmbiguousFilterError, ConstraintError, FieldValueError, Q
 
-CUSTOMER_E_JSON = {"backendBundleEntry": ".", "title": "Bad model", "type": "models.NormalType", "className": "Bad"}
+CUSTOMER_E_JSON = {"backendBundleEntry": ".", "title": "Bad model", "type": "models.NormalType"}
 
 
 def tables(path: Path) -> set[str]:
@@ -178,7 +178,7 @@ def test_a_model_names_one_database(make_app: Callable[..., Path]) -> None:
 
 
 def test_models_without_a_db_use_the_apps_default_database(make_app: Callable[..., Path]) -> None:
-    files = {"models/Note/e.json": {**CUSTOMER_E_JSON, "title": "Note", "className": "Note"},
+    files = {"models/Note/e.json": {**CUSTOMER_E_JSON, "title": "Note"},
              "models/Note/__init__.py": "from .model import Note\n",
              "models/Note/model.py": "from datatypes.Meta import datatypes\nfrom models.NormalType import NormalModel\n"
                                      "\n\nclass Note(NormalModel):\n    body = datatypes.Ltext(name='body')\n",

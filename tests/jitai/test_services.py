@@ -16,8 +16,8 @@ from jitlite.types.datatypes.Meta import DataTypeMeta, datatypes
 
 
 def test_the_documented_service_runs_as_documented(crm: jitlite.App) -> None:
-    service = crm.getElement("services.MyBusinessService")
-    assert isinstance(service, Service) and type(service).__name__ == "MyBusinessService"
+    service: Any = crm.getElement("services.MyBusinessService")
+    assert issubclass(type(service), Service) and type(service).__name__ == "MyBusinessService"
     result = service.calculateTotal(amount=1000.0, discount=15.0)
     assert type(result).__name__ == "Money" and result.value == 850.0
     assert service.calculateTotal(200, 50).value == 100.0  # positional arguments are converted too
@@ -44,7 +44,7 @@ def test_official_names_element_code_imports(crm: jitlite.App) -> None:
 def service_app(make_app: Callable[..., Path], function: dict[str, Any]) -> Path:
     source = ("from services.NormalType import NormalService\n\n\nclass Svc(NormalService):\n"
               "    def total(self, amount):\n        return amount\n")
-    return make_app({"services/Svc/e.json": {"title": "Svc", "type": "services.NormalType", "className": "Svc",
+    return make_app({"services/Svc/e.json": {"title": "Svc", "type": "services.NormalType",
                                              "functionList": [function]},
                      "services/Svc/__init__.py": "from .service import Svc\n",
                      "services/Svc/service.py": source}, app_id="svcapp")

@@ -15,7 +15,7 @@ import jitlite
 from jitlite.cli import main
 from jitlite.storage import SecretKeyError
 
-from ..conftest import PROXY_CONFIG  # type: ignore[import-not-found]
+from ..conftest import PROXY_CONFIG
 
 PROXY_MODEL = "auths.loginTypes.QywxProxyType.QywxProxyAuthModel"
 
@@ -85,7 +85,9 @@ def test_model_api_on_official_models(make_app: Callable[..., Path]) -> None:
 
 
 def test_a_model_class_without_table(make_app: Callable[..., Path]) -> None:
-    root = make_app({"models/Empty/e.json": {"title": "Empty", "type": "models.NormalType"}}, app_id="notable")
+    root = make_app({"models/Empty/e.json": {"title": "Empty", "type": "models.NormalType"},
+                     "models/Empty/__init__.py": "from models.NormalType import NormalModel\n\n\n"
+                                                 "class Empty(NormalModel):\n    pass\n"}, app_id="notable")
     with pytest.raises(jitlite.ElementBuildError, match="names no table"):
         jitlite.App(root, environ={}).getElement("models.Empty")
 

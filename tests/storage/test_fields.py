@@ -136,7 +136,7 @@ def test_datetime_keeps_the_instant() -> None:
         (lambda: Stext(choices="ab"), "Stext choices must be a list of strings"),
         (lambda: Stext(choices=["a"], default="b"), "invalid default 'b'"),
         (lambda: Ltext(max_length=0), "Ltext max_length must be None or an int >= 1"),
-        (lambda: Datetime(on_update="now"), "on_update must be a function"),
+        (lambda: Datetime(on_update="now"), "on_update must be a function"),  # type: ignore[arg-type]
     ],
 )
 def test_impossible_fields_fail_at_declaration(make: Any, message: str) -> None:
@@ -215,7 +215,7 @@ def test_bad_table_names_are_refused(tmp_path: Any) -> None:
     engine = create_sqlite_engine(tmp_path / "db.sqlite")
     try:
         for name in ("drop table x", "jitlite_schema", "1abc"):
-            model = type("Odd", (Model,), {"__tablename__": name, "x": Stext()})
+            model: type[Model] = type("Odd", (Model,), {"__tablename__": name, "x": Stext()})
             with pytest.raises(ModelDefinitionError, match="needs __tablename__"):
                 model.bind(engine)
     finally:

@@ -150,8 +150,8 @@ def test_jitai_signatures_take_lists_of_primary_keys(members: ModelManager, make
     created = members.create(make_member("new"), triggerEvent=0)
     assert created.userId == "new"
     for call in (lambda: members.create(make_member("x"), triggerEvent=2),
-                 lambda: members.deleteByPK([ids[2]], "yes"),
-                 lambda: members.createOrUpdateMany([make_member("y")], triggerEvent=None)):
+                 lambda: members.deleteByPK([ids[2]], "yes"),  # type: ignore[arg-type]
+                 lambda: members.createOrUpdateMany([make_member("y")], triggerEvent=None)):  # type: ignore[arg-type]
         with pytest.raises(QueryError, match="triggerEvent is 1 or 0"):
             call()
 

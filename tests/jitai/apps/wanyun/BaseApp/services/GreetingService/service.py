@@ -1,0 +1,7 @@
+from services.NormalType import NormalService
+
+
+class GreetingService(NormalService):
+
+    def greet(self, who):
+        return "Hello, {} (from BaseApp 1.0.0)".format(who)

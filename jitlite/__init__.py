@@ -3,11 +3,13 @@
 from .runtime.app import App
 from .runtime.element import Element
 from .runtime.errors import (
+    AppClosed,
     AuthError,
     CorpNotAuthorized,
     ElementBuildError,
     ElementLoadError,
     ElementNotFound,
+    ElementTypeError,
     InvalidElementName,
     JitliteError,
     LoginCodeInvalid,
@@ -17,14 +19,19 @@ from .runtime.errors import (
     SessionInvalid,
 )
 
+# The at-rest key (JITLITE_SECRET_KEY, settings.secretKeyFile) is a variable storage provides to every App.
+from .storage import secrets as _secrets  # noqa: F401  (registers on import)
+
 __all__ = [
     "App",
+    "AppClosed",
     "AuthError",
     "CorpNotAuthorized",
     "Element",
     "ElementBuildError",
     "ElementLoadError",
     "ElementNotFound",
+    "ElementTypeError",
     "InvalidElementName",
     "JitliteError",
     "LoginCodeInvalid",

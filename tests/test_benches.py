@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import ROOT  # type: ignore[import-not-found]
+from .conftest import ROOT
 
 SMALL = {
     "loader": ["--elements", "40", "--rounds", "1"],

@@ -1,7 +1,8 @@
 """The demo: the default app against an in-process sandbox, from suite_ticket to session token.
 
-Everything runs in this process on the embedded defaults — SQLite in the app's appData/, the
-in-memory cache, the sandbox instead of WeCom — and every step is the code a real deployment runs.
+Everything runs in this process on the embedded defaults — SQLite in the app's appData/ for the
+database and the cache, the sandbox instead of WeCom — and every step is the code a real deployment
+runs. The app is closed at the end (its callback worker stops, its database and cache close).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ PROXY_SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
 
 
 def run_demo(app: App, console: Console, member: str = "wangfang") -> dict[str, Any]:
-    """Run the proxy-development login end to end on the sandbox; return what it produced."""
+    """Run the proxy-development login end to end on the sandbox, then close the app; return what it produced."""
     sandbox = Sandbox.start()
     sandbox.connect(app)
     login = app.getElement(PROXY)
@@ -68,7 +69,7 @@ def run_demo(app: App, console: Console, member: str = "wangfang") -> dict[str, 
             console.print(f"{name}: authType {element.authType}, authConfig {element.authConfig}", markup=False)
         return {"userId": result["userId"], "corpId": DEFAULT_CORP_ID, "workbenchUser": workbench["userId"]}
     finally:
-        service.close()
+        app.close()
         sandbox.state.close()
 
 

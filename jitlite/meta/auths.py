@@ -13,6 +13,13 @@ once here as a template (``LoginType.getLoginCode`` → ``login``)::
 
 A Type implements ``resolveIdentity`` (and, if it has them, the hooks); its public ``getLoginCode``
 only names the arguments as its reference page does.
+
+The browser round trip (``jitlite.web``'s ``/login/<authFullName>``) uses the same flow: the web
+layer issues the state, sends the browser to ``buildLoginUrl(redirectUri, state, …)``, and on the
+way back spends the state and calls ``login(code, **redirectContext(binding))``. What a Type offers
+over HTTP is declared, never guessed: ``apiFunctions`` (JitAi's API allow-list), ``loginEntries``
+(the buttons of the login page), ``webRoutes(app)`` (URLs of its own, such as callbacks) and
+``callbackServiceName`` (the service whose callback inbox the admin page shows).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from ..runtime.errors import AuthError, JitliteError, LoginInactive
 from ..runtime.schema import masked_dump
 from ..runtime.settings import register_setting
 from .login_states import LoginStates
+from .routes import PUBLIC, ApiFunction, ApiFunctions, Route
 
 __all__ = [
     "ALLOW_REGISTRATION_SETTING",
@@ -138,6 +146,24 @@ class LoginType(Element):
     authModelName: ClassVar[str] = ""
     #: True for Types whose logins give access to WeCom corps (they implement ``corpsOf``).
     servesCorps: ClassVar[bool] = False
+    #: What JitAi's HTTP API may call on a login element: the login entries, open to anyone. Over
+    #: HTTP the state is required, as it is what ties the provider's code to the browser.
+    apiFunctions: ClassVar[ApiFunctions] = {
+        "getLoginConfig": PUBLIC,
+        "getLoginCode": ApiFunction("public", required=("state",)),
+    }
+    #: The ways the login page offers to log in through an element of this Type ("qr": to the
+    #: provider's login page; "workbench", "ServiceApp", "orgCode": the WeCom entries).
+    loginEntries: ClassVar[tuple[str, ...]] = ()
+    #: The login page's words for the "qr" entry, in Chinese and English.
+    loginLabel: ClassVar[tuple[str, str]] = ("扫码登录", "Scan to log in")
+    #: The fullName of the service receiving this Type's callbacks (its inbox is on the admin page).
+    callbackServiceName: ClassVar[str] = ""
+
+    @classmethod
+    def webRoutes(cls, app: Any) -> list[Route]:
+        """Return the URLs this Type serves of its own (callbacks and the like); none by default."""
+        return []
 
     @property
     def authType(self) -> str:
@@ -190,6 +216,17 @@ class LoginType(Element):
     def issueState(self, **binding: str | None) -> str:
         """Return a fresh single-use OAuth state bound to the given values (e.g. ``corpId``)."""
         return self.loginStates.issue(**binding)
+
+    # -- the browser round trip ----------------------------------------------------------------
+
+    def buildLoginUrl(self, redirectUri: str, state: str, *, corpId: str | None = None,
+                      loginType: str | None = None) -> str:
+        """Return the provider's login page URL that comes back to ``redirectUri`` with a code and ``state``."""
+        raise NotImplementedError(f"{type(self).__qualname__} ({self.authType}) has no browser login")
+
+    def redirectContext(self, binding: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the ``login`` arguments of a redirect, from what its state was issued with; none by default."""
+        return {}
 
     # -- the login template --------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ class StateCache(Protocol):
 
     def get(self, name: str) -> Any | None: ...
 
-    def set(self, name: str, value: Any, ttl: float | None = None) -> bool: ...
+    def set(self, name: str, value: Any, ts: float | None = None, *, ttl: float | None = None) -> bool: ...
 
     def delete(self, name: str) -> bool: ...
 
@@ -74,9 +74,9 @@ class LoginStates:
 
     @classmethod
     def of(cls, element: Any) -> LoginStates:
-        """Return the states of a login element: ``caches.Default``, the app's settings, its fullName."""
+        """Return the states of a login element: the app's default cache and settings, its fullName."""
         settings: Mapping[str, Any] = element.app.settings
-        return cls(element.getElement("caches.Default"), element.fullName,
+        return cls(element.app.defaultCache(), element.fullName,
                    ttl=settings.get(TTL_SETTING, DEFAULT_STATE_TTL),
                    limit=settings.get(LIMIT_SETTING, DEFAULT_STATE_LIMIT))
 

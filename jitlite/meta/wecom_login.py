@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -73,6 +74,8 @@ class WeComCorpLogin(LoginType):
     servesCorps: ClassVar[bool] = True
     #: The ``loginType`` values ``getLoginCode`` accepts (None is always accepted).
     loginTypes: ClassVar[tuple[str, ...]] = ("qr", "workbench")
+    loginEntries: ClassVar[tuple[str, ...]] = ("qr", "workbench")
+    loginLabel: ClassVar[tuple[str, str]] = ("企业微信扫码登录", "Scan with WeCom")
 
     def onLoad(self) -> None:
         """Find the app's shared WeCom context (hosts, HTTP transport, token cache)."""
@@ -128,6 +131,21 @@ class WeComCorpLogin(LoginType):
         agent = self.agentIdFor(corp)
         return wecom_oauth_url(self.context.host("wechatOpenBaseUrl"), appid=corp, redirect_uri=redirect,
                                state=state or self.issueState(corpId=corp), agentid=agent)
+
+    def buildLoginUrl(self, redirectUri: str, state: str, *, corpId: str | None = None,
+                      loginType: str | None = None) -> str:
+        """Return the QR login URL of the corp's app, or its workbench OAuth URL for ``loginType="workbench"``."""
+        if loginType == "workbench":
+            return self.buildWorkbenchUrl(corpId, redirectUri, state)
+        if loginType not in (None, "qr"):
+            raise ValueError(f"loginType must be qr or workbench for a browser login, not {loginType!r}")
+        return self.buildQrLoginUrl(corpId, redirectUri, state)
+
+    def redirectContext(self, binding: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the corp and loginType a redirect's state was issued for (the default corp when none)."""
+        login_type = binding.get("loginType") or "qr"
+        corp = binding.get("corpId") or (None if self.corpFromCode(login_type) else self.defaultCorpId())
+        return {"corpId": corp, "loginType": login_type}
 
     # -- the login chain -----------------------------------------------------------------------
 

@@ -1,25 +1,39 @@
-"""``App``: open an app folder and get its elements by fullName."""
+"""``App``: open an app folder, get its elements by fullName, and close it.
+
+::
+
+    with jitlite.App("path/to/app") as app:
+        login = app.getElement("auths.QywxProxyTemp", QywxProxyAuth)   # typed, checked at run time
+        ...
+    # leaving the block ran every element's onAppExit, stopped workers, closed engines and caches
+"""
 
 from __future__ import annotations
 
-import importlib
+import inspect
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, TypeVar, overload
 
 from . import importer, logredact
+from .classes import INIT_FILE, exported_class, import_class_name, missing_class_text
 from .element import Element
-from .errors import ElementBuildError, ElementNotFound, JitliteError
+from .errors import AppClosed, ElementBuildError, ElementNotFound, ElementTypeError, JitliteError
 from .index import AppIndex, build_index, schema_of
 from .layers import ElementSpec
 from .names import check_full_name, suggest
 from .schema import MASK, masked_dump
+from .settings import DEFAULT_ELEMENT_SETTING, DEFAULT_ELEMENTS
 from .variables import EnvVars, find_secrets
 
 __all__ = ["App"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("jitlite.lifecycle")
 
 # Whatever logs in this process (httpx, werkzeug, jitlite, the host), secrets are masked.
 logredact.install()
@@ -31,6 +45,11 @@ class App:
     Building an App reads and validates every element of every layer; a problem anywhere raises one
     ``ElementLoadError`` listing them all. Element objects are built on first ``getElement`` and
     cached for the life of the App.
+
+    Element classes may define JitAi's lifecycle hooks: ``onLoad()`` runs once after the object is
+    built, ``onCalled()`` on every ``getElement`` that returns it, ``onAppExit()`` at ``close()``.
+    ``close()`` (or the end of a ``with`` block) then calls ``close()`` on every built object that
+    has one taking no arguments, newest first: callback workers stop, engines and caches close.
     """
 
     def __init__(self, path: str | Path = ".", *, environ: Mapping[str, str] | None = None) -> None:
@@ -41,15 +60,27 @@ class App:
         index.variables.mark_secret_later(lambda: _secret_placeholder_names(index))
         manifest = self._index.app_layer.manifest
         assert manifest is not None
+        #: ``myApp``, or JitAi's ``orgId.appName`` (``wanyun.MyApp``).
         self.appId: str = manifest.appId
         self.title: str = manifest.title
         self.version: str = manifest.version
+        #: The organisation: app.json's ``orgId``, else the part of a dotted appId before the dot.
+        self.orgId: str | None = manifest.org_id
+        #: JitAi's app name: app.json's ``name``, else the part of the appId after the dot.
+        self.name: str = manifest.name or manifest.appId.rpartition(".")[2]
+        self.icon: str | None = manifest.icon
+        #: The Python requirements app.json lists (jitlite does not install them).
+        self.requirements: list[str] = list(manifest.requirements)
         #: An httpx transport every WeCom/WeChat client of this app uses (the sandbox sets one in tests).
         self.httpTransport: Any = None
         self._shared: dict[str, Any] = {}
         self._settings_overrides: dict[str, Any] = {}
         self._instances_of: dict[str, list[str]] = {}
         self._objects: dict[str, Any] = {}
+        self._on_called: dict[str, Callable[[], Any]] = {}
+        self._built: list[tuple[str, Any]] = []  # (name, object) of each built object, in build order
+        self._closed = False
+        self._lifecycle = threading.Lock()  # guards _closed and _built
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
         self._building = threading.local()
@@ -58,6 +89,57 @@ class App:
         importer.activate(self._index)
 
     # -- what the app is made of ---------------------------------------------------------------
+
+    @property
+    def appKey(self) -> str:
+        """Return JitAi's runtime key of the app: ``appId@version`` (``wanyun.MyApp@1.0.0``)."""
+        return f"{self.appId}@{self.version}"
+
+    def getParentsMetadata(self) -> list[dict[str, Any]]:
+        """Return what the app.json of each app this app extends says, in lookup order (highest layer first).
+
+        Each entry has ``appId``, ``appKey``, ``orgId``, ``name``, ``title``, ``version``, ``icon``,
+        ``requirements``, ``extends`` (as written) and ``path`` (the app's folder). The official
+        elements shipped with jitlite are no app and are not listed.
+        """
+        parents = []
+        for layer in reversed(self._index.layers[1:-1]):
+            manifest = layer.manifest
+            assert manifest is not None
+            parents.append({
+                "appId": manifest.appId,
+                "appKey": manifest.app_key,
+                "orgId": manifest.org_id,
+                "name": manifest.name or manifest.appId.rpartition(".")[2],
+                "title": manifest.title,
+                "version": manifest.version,
+                "icon": manifest.icon,
+                "requirements": list(manifest.requirements),
+                "extends": [entry.written() for entry in manifest.extends],
+                "path": str(layer.root),
+            })
+        return parents
+
+    def defaultElementName(self, key: str) -> str:
+        """Return the fullName of a default element (``defaultDatabase``, ``defaultCache``).
+
+        It is ``settings.defaultElement[key]`` when the app (or an app it extends) names one, else
+        ``databases.Default`` / ``caches.Default``. The official Types use these defaults.
+        """
+        default = DEFAULT_ELEMENTS.get(key)
+        if default is None:
+            raise KeyError(f"unknown default element {key!r}; jitlite knows {', '.join(DEFAULT_ELEMENTS)}")
+        configured = self.settings.get(DEFAULT_ELEMENT_SETTING)
+        named = configured.get(key) if isinstance(configured, Mapping) else None
+        return named if isinstance(named, str) and named else default[0]
+
+    def defaultDatabase(self) -> Any:
+        """Return the app's default database element (``settings.defaultElement.defaultDatabase``)."""
+        return self.getElement(self.defaultElementName("defaultDatabase"))
+
+    def defaultCache(self) -> Any:
+        """Return the app's default cache element (``settings.defaultElement.defaultCache``)."""
+        return self.getElement(self.defaultElementName("defaultCache"))
 
     @property
     def envVars(self) -> EnvVars:
@@ -111,7 +193,10 @@ class App:
         return spec
 
     def shared(self, key: str, factory: Callable[[], T]) -> T:
-        """Return the app-wide object stored under key, creating it once with factory."""
+        """Return the app-wide object stored under key, creating it once with factory.
+
+        Such an object with a ``close()`` taking no arguments is closed with the app.
+        """
         try:
             found: T = self._shared[key]
             return found
@@ -119,9 +204,17 @@ class App:
             pass
         with self._lock_for(f"shared:{key}"):
             if key not in self._shared:
-                self._shared[key] = factory()
-            made: T = self._shared[key]
-            return made
+                if self._closed:
+                    raise AppClosed(f"app {self.appId!r} is closed: it makes no shared {key!r} any more")
+                made = factory()
+                with self._lifecycle:
+                    if self._closed:
+                        _close_quietly(f"shared {key}", made)
+                        raise AppClosed(f"app {self.appId!r} was closed while {key!r} was being made")
+                    self._shared[key] = made
+                    self._built.append((f"shared {key}", made))
+            shared: T = self._shared[key]
+            return shared
 
     def describe(self, fullName: str) -> dict[str, Any]:
         """Return what ``jitlite show`` prints about an element: origin, declaration, config (masked)."""
@@ -174,15 +267,34 @@ class App:
 
     # -- getElement ----------------------------------------------------------------------------
 
-    def getElement(self, fullName: str) -> Any:
-        """Return the element with this fullName: a Meta's or Type's class, or an instance object."""
+    @overload
+    def getElement(self, fullName: str) -> Any: ...
+
+    @overload
+    def getElement(self, fullName: str, cls: type[T]) -> T: ...
+
+    def getElement(self, fullName: str, cls: type[T] | None = None) -> Any:
+        """Return the element with this fullName: a Meta's or Type's class, or an instance object.
+
+        With ``cls``, the element must be an instance of it (``ElementTypeError`` names both classes
+        otherwise), and type checkers know the result is one. An instance whose class defines
+        ``onCalled()`` has it called on every lookup.
+        """
         try:
-            return self._objects[fullName]
+            found = self._objects[fullName]
         except (KeyError, TypeError):
-            pass
-        return self._build(check_full_name(fullName))
+            found = self._build(check_full_name(fullName))
+        if cls is not None and not isinstance(found, cls):
+            raise ElementTypeError(f"{fullName} is {_described(found)}, not {_described_class(cls)} "
+                                   f"as getElement({fullName!r}, {cls.__qualname__}) expects")
+        hook = self._on_called.get(fullName)
+        if hook is not None:
+            hook()
+        return found
 
     def _build(self, full_name: str) -> Any:
+        if self._closed:
+            raise self._closed_error(full_name)
         spec = self._index.spec(full_name)
         if spec is None:
             raise self._not_found(full_name)
@@ -195,12 +307,67 @@ class App:
                                         "or className resolution)")
             busy.add(full_name)
             try:
+                # The host's bare names follow the app that last built an element (static methods of
+                # organisation Types find their app so); shared element code imported or run while
+                # it is built resolves through this app, whatever other threads do meanwhile.
                 importer.activate(self._index)
-                built = self._make(spec)
+                with importer.building(self._index):
+                    built = self._make(spec)
             finally:
                 busy.discard(full_name)
-            self._objects[full_name] = built
+            with self._lifecycle:
+                if self._closed:  # closed meanwhile: not handed out, and closed now
+                    _close_quietly(full_name, built)
+                    raise self._closed_error(full_name)
+                if not isinstance(built, type):
+                    self._built.append((full_name, built))
+                    if callable(getattr(type(built), "onCalled", None)):
+                        self._on_called[full_name] = built.onCalled
+                self._objects[full_name] = built
             return built
+
+    # -- closing -------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """Tell whether ``close()`` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Run ``onAppExit()`` of every built element, then close each one, newest first.
+
+        Each built object (and shared object) with a ``close()`` taking no arguments is closed:
+        callback workers finish what they hold and stop, database engines release their
+        connections, caches their backends. A failing hook or close is logged and the others still
+        run. Calling it again does nothing; ``getElement`` afterwards raises ``AppClosed``.
+        """
+        with self._lifecycle:
+            if self._closed:
+                return
+            self._closed = True
+            built = list(reversed(self._built))
+        # Hooks first, while every element is still open: onAppExit may still use a model or a cache.
+        for name, obj in built:
+            if callable(getattr(type(obj), "onAppExit", None)):
+                _call_quietly(name, "onAppExit", obj.onAppExit)
+        with self._lifecycle:
+            self._objects.clear()
+            self._on_called.clear()
+            self._shared.clear()
+            self._built.clear()
+        for name, obj in built:
+            _close_quietly(name, obj)
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _closed_error(self, full_name: str) -> AppClosed:
+        return AppClosed(f"app {self.appId!r} is closed: getElement({full_name!r}) builds nothing any more; "
+                         "open the app again with jitlite.App(...)")
 
     def _lock_for(self, full_name: str) -> threading.RLock:
         with self._locks_guard:
@@ -228,14 +395,27 @@ class App:
         return obj
 
     def _class_of(self, spec: ElementSpec) -> type:
-        """Return the class an element provides: its own className, else its overridden or type's."""
-        own = next((s for s in spec.override_chain() if s.declaration.className), None)
-        if own is None:
+        """Return the class an element provides: its own (className or same-name export), else its type's."""
+        cls: type | None = None
+        own = spec
+        for own in spec.override_chain():
+            if own.declaration.className:
+                cls = import_class_name(own)
+                break
+            if INIT_FILE in own.files:
+                cls = exported_class(own)
+                if cls is not None:
+                    break
+        if cls is None:
             if spec.type_spec is None:
-                raise ElementBuildError(f"Meta {spec.full_name} declares no className in {spec.declaration_path}")
+                raise ElementBuildError(f"Meta {spec.full_name} has no class: it declares no className in "
+                                        f"{spec.declaration_path} and exports no class named {spec.name!r}")
+            requiring = self._index.requiring_type(spec) if spec.kind == "instance" else None
+            if requiring is not None:
+                message, fix = missing_class_text(spec, requiring)
+                raise ElementBuildError(f"{spec.full_name}: {message}; {fix}")
             inherited: type = self.getElement(spec.type_spec.full_name)
             return inherited
-        cls = _import_class(own)
         if spec.type_spec is not None:
             parent = self.getElement(spec.type_spec.full_name)
             if not (isinstance(parent, type) and issubclass(cls, parent)):
@@ -279,19 +459,37 @@ def _mask_strings(value: Any, secrets: list[str]) -> Any:
     return value
 
 
-def _import_class(spec: ElementSpec) -> type:
-    """Import the class named by an element's ``className`` ("Name" or "package.module:Name")."""
-    class_name = spec.declaration.className or ""
-    module_name, _, attr = class_name.rpartition(":")
-    if not module_name:
-        module_name, attr = spec.module_name, class_name
+def _described_class(cls: type) -> str:
+    return f"a {cls.__module__}.{cls.__qualname__}"
+
+
+def _described(found: Any) -> str:
+    if isinstance(found, type):
+        return f"the class {found.__module__}.{found.__qualname__} (a Type or Meta)"
+    return _described_class(type(found))
+
+
+def _takes_no_arguments(method: Callable[..., Any]) -> bool:
+    """Tell whether a method can be called without arguments (a business function named close cannot)."""
     try:
-        module = importlib.import_module(module_name)
+        signature = inspect.signature(method)
+    except (TypeError, ValueError):
+        return True
+    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+               for p in signature.parameters.values())
+
+
+def _call_quietly(name: str, hook: str, method: Callable[[], Any]) -> None:
+    """Call a lifecycle method; log its failure (masked) rather than stop closing the others."""
+    try:
+        method()
     except Exception as exc:
-        raise ElementBuildError(f"{spec.full_name}: importing {module_name} failed: {type(exc).__name__}: {exc} "
-                                f"(in {spec.folder})") from exc
-    cls = getattr(module, attr, None)
-    if not isinstance(cls, type):
-        raise ElementBuildError(f"{spec.full_name}: className {class_name!r} names no class in {module_name}; "
-                                f"define it there or correct className in {spec.declaration_path}")
-    return cls
+        log.error("closing the app: %s.%s() failed: %s: %s", name, hook, type(exc).__name__,
+                  logredact.redact(str(exc)))
+
+
+def _close_quietly(name: str, obj: Any) -> None:
+    """Close an object that has a ``close()`` taking no arguments."""
+    close = getattr(obj, "close", None)
+    if not isinstance(obj, type) and callable(close) and _takes_no_arguments(close):
+        _call_quietly(name, "close", close)

@@ -7,6 +7,8 @@ Exception tree::
     ├── ElementNotFound         (also LookupError) no element has that fullName
     ├── InvalidElementName      (also ValueError) a fullName that is not dotted identifiers
     ├── ElementBuildError       building an element's object failed (cause chained)
+    ├── ElementTypeError        (also TypeError) getElement(name, cls) found an element of another class
+    ├── AppClosed               the App was closed; it builds and hands out no more elements
     └── AuthError               a login or session request was refused
         ├── LoginInactive       the login element is disabled (isActive false)
         ├── LoginCodeInvalid    a login code is unknown, used, expired or for another corp
@@ -21,11 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AppClosed",
     "AuthError",
     "CorpNotAuthorized",
     "ElementBuildError",
     "ElementLoadError",
     "ElementNotFound",
+    "ElementTypeError",
     "InvalidElementName",
     "JitliteError",
     "LoginCodeInvalid",
@@ -93,6 +97,14 @@ class InvalidElementName(JitliteError, ValueError):
 
 class ElementBuildError(JitliteError):
     """Building an element's object (importing its code, constructing, onLoad) failed."""
+
+
+class ElementTypeError(JitliteError, TypeError):
+    """``getElement(fullName, cls)`` found an element that is not a ``cls``."""
+
+
+class AppClosed(JitliteError):
+    """The App was closed (``App.close()`` or the end of its ``with`` block): open it again to use it."""
 
 
 class AuthError(JitliteError):

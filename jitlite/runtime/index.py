@@ -21,23 +21,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .classes import missing_class_problem
 from .errors import ElementLoadError, Problem
 from .files import FileRefused
 from .layers import MANIFEST, ElementSpec, Layer, discover, resolve_layers, typo_problems
-from .names import suggest
+from .names import misspelling_of, suggest
+from .provided import ProvidedVariable, provided_variable, provided_variables
 from .reporting import validation_problems
 from .schema import Declaration, VariableDecl
-from .settings import setting_problems
+from .settings import DEFAULT_ELEMENT_SETTING, DEFAULT_ELEMENTS, setting_problems
 from .variables import (
-    SECRET_KEY_VARIABLE,
     TOML_NAME,
     LocalSettings,
     MissingVariable,
     VariableSet,
     fill_placeholders,
-    key_from_file,
     read_toml,
-    secret_key_problem,
 )
 
 __all__ = ["AppIndex", "ElementSchema", "build_index", "schema_of"]
@@ -102,13 +101,35 @@ class AppIndex:
 
     @cached_property
     def settings(self) -> dict[str, Any]:
-        """Return settings: app.json ``settings`` of each layer, then jitlite.toml ``[settings]``."""
+        """Return settings: app.json ``settings`` of each layer, then jitlite.toml ``[settings]``.
+
+        A higher source replaces a setting, except ``defaultElement``, merged key by key: an app
+        that names its default cache keeps the default database an app it extends names.
+        """
         merged: dict[str, Any] = {}
-        for layer in self.layers:
-            if layer.manifest is not None:
-                merged.update(layer.manifest.settings)
-        merged.update(self.local.settings)
+        for source in self.setting_sources():
+            for name, value in source[2].items():
+                if name == DEFAULT_ELEMENT_SETTING and isinstance(value, dict) and isinstance(merged.get(name), dict):
+                    value = {**merged[name], **value}
+                merged[name] = value
         return merged
+
+    def setting_sources(self) -> list[tuple[str, str, Mapping[str, Any]]]:
+        """Return (label, file, settings) of each source of settings, lowest first."""
+        sources: list[tuple[str, str, Mapping[str, Any]]] = [
+            (f"app {layer.name}", str(layer.root / MANIFEST), layer.manifest.settings)
+            for layer in self.layers if layer.manifest is not None]
+        sources.append((f"app {self.app_layer.name}", str(self.root / TOML_NAME), self.local.settings))
+        return sources
+
+    def requiring_type(self, spec: ElementSpec) -> str | None:
+        """Return the fullName of the Type or Meta that makes an instance bring its own class, if any."""
+        current = spec.type_spec
+        while current is not None:
+            if current.declaration.requiresInstanceClass:
+                return current.full_name
+            current = current.type_spec
+        return None
 
     def spec(self, full_name: str) -> ElementSpec | None:
         """Return the visible element spec with this fullName, or None."""
@@ -164,7 +185,7 @@ def build_index(root: Path, environ: Mapping[str, str] | None = None, *, strict:
 
 
 def _build_index(root: Path, environ: Mapping[str, str] | None, strict: bool) -> AppIndex:
-    layers, problems, complete = resolve_layers(root)
+    layers, problems, complete = resolve_layers(root, environ)
     label = f"app {root.name}"
     if not layers[-1].manifest or layers[-1].root != root:
         raise ElementLoadError(problems, label)
@@ -185,6 +206,8 @@ def _build_index(root: Path, environ: Mapping[str, str] | None, strict: bool) ->
         index.broken.update(p.full_name for p in found)
     _merge(index, per_layer, problems)
     _resolve_types(index, problems)
+    _check_default_elements(index, problems)
+    _check_instance_classes(index, problems)
     _collect_variables(index, environ, problems)
     _load_schemas(index, problems)
     _check_declaration_keys(index, problems)
@@ -201,12 +224,54 @@ def _build_index(root: Path, environ: Mapping[str, str] | None, strict: bool) ->
 
 def _check_settings(index: AppIndex, problems: list[Problem]) -> None:
     """Check the settings of every app.json and of jitlite.toml: types of known ones, misspellings."""
-    for layer in index.layers:
-        if layer.manifest is not None:
-            problems.extend(setting_problems(layer.manifest.settings, f"app {layer.name}",
-                                             str(layer.root / MANIFEST)))
-    problems.extend(setting_problems(index.local.settings, f"app {index.app_layer.name}",
-                                     str(index.root / TOML_NAME)))
+    for label, path, settings in index.setting_sources():
+        problems.extend(setting_problems(settings, label, path))
+
+
+def _check_default_elements(index: AppIndex, problems: list[Problem]) -> None:
+    """Check ``settings.defaultElement``: each default the official Types use names an element of its kind."""
+    for label, path, settings in index.setting_sources():
+        defaults = settings.get(DEFAULT_ELEMENT_SETTING)
+        if not isinstance(defaults, dict):
+            continue  # absent, or of the wrong type (reported with the settings)
+        for key, value in defaults.items():
+            where = f"settings.{DEFAULT_ELEMENT_SETTING}.{key}"
+            known = DEFAULT_ELEMENTS.get(key)
+            if known is None:
+                meant = misspelling_of(str(key), DEFAULT_ELEMENTS)
+                if meant is not None:
+                    problems.append(Problem(label, path, f"unknown default element {key!r}",
+                                            f"did you mean {meant!r}?", where=where))
+                continue  # JitAi's other defaults (portals, storages…) are kept for the app's own use
+            meta = known[1]
+            if not isinstance(value, str) or not value:
+                problems.append(Problem(label, path, f"{key} must be the fullName of a {meta} element",
+                                        f'write it as "{key}": "{known[0]}"', where=where))
+                continue
+            chain = index.type_chain(value)
+            if chain is None:
+                if index.hidden_by_problem(value):
+                    continue  # that element could not be read: its own problem is the one to fix
+                close = suggest(value, [n for n in index.visible if meta in (index.type_chain(n) or ())])
+                problems.append(Problem(label, path, f"{key} names {value!r}, which is not an element of this app",
+                                        f"did you mean {' or '.join(repr(c) for c in close)}?" if close else
+                                        f"name an instance of a {meta} Type, e.g. {known[0]}", where=where))
+            elif meta not in chain:
+                problems.append(Problem(label, path, f"{key} names {value!r}, whose type is "
+                                        f"{chain[0] if chain else 'none (a Meta)'}, not a {meta} Type",
+                                        f"name an instance of a {meta} Type, e.g. {known[0]}", where=where))
+
+
+def _check_instance_classes(index: AppIndex, problems: list[Problem]) -> None:
+    """Report instances of a code-bearing Type (services, models) that visibly bring no class."""
+    for spec in index.visible.values():
+        if spec.kind != "instance":
+            continue
+        requiring = index.requiring_type(spec)
+        if requiring is not None:
+            problem = missing_class_problem(spec, requiring)
+            if problem is not None:
+                problems.append(problem)
 
 
 def _check_declaration_keys(index: AppIndex, problems: list[Problem]) -> None:
@@ -286,50 +351,63 @@ def _collect_variables(index: AppIndex, environ: Mapping[str, str] | None, probl
             if decl.required:
                 origins[decl.name] = (spec.full_name, spec.declaration_path)
     local = dict(index.local.variables)
-    key_origin = (str(index.root / TOML_NAME), f"variables.{SECRET_KEY_VARIABLE}")
-    key_file = index.settings.get("secretKeyFile")
-    if isinstance(key_file, str) and key_file and not environ.get(SECRET_KEY_VARIABLE) \
-            and not local.get(SECRET_KEY_VARIABLE):
-        # The app opted in (settings.secretKeyFile): keep a generated key beside its data.
-        key_path = index.root / key_file
-        key_origin = (str(key_path), "")
-        try:
-            local[SECRET_KEY_VARIABLE] = key_from_file(key_path)
-        except FileRefused as exc:
-            problems.append(Problem(f"app {index.app_layer.name}", str(key_path), exc.message, exc.fix))
-        except OSError as exc:
-            problems.append(Problem(f"app {index.app_layer.name}", str(key_path),
-                                    f"the key file cannot be read or created: {exc.strerror}",
-                                    "check the permissions of the file and its folder"))
+    # Where each value of `local` came from, for problems with it: jitlite.toml, or a key file.
+    local_origins = {name: (str(index.root / TOML_NAME), f"variables.{name}") for name in local}
+    for provided in provided_variables():
+        _provide_from_file(index, provided, environ, local, local_origins, problems)
     index.variables = VariableSet(declarations, local, environ)
-    _check_secret_key(index, environ, local, key_origin, problems)
+    for provided in provided_variables():
+        _check_provided(index, provided, environ, local, local_origins, problems)
     if index.variables_incomplete:
         return  # jitlite.toml could not be read: a variable it may hold is not reported as missing
     for name in index.variables.missing_required():
         label, path = origins.get(name, (f"app {index.app_layer.name}", str(index.root / "app.json")))
         fix = f"set {name} in the environment, or under [variables] in {index.root / 'jitlite.toml'}"
-        if name == SECRET_KEY_VARIABLE:
-            fix += " (make a key with `jitlite keygen`)"
+        provider = provided_variable(name)
+        if provider is not None and provider.how:
+            fix += f" ({provider.how})"
         problems.append(Problem(label, path, f"required variable {name!r} has no value", fix,
                                 where=f"variables.{name}"))
 
 
-def _check_secret_key(index: AppIndex, environ: Mapping[str, str], local: Mapping[str, str],
-                      local_origin: tuple[str, str], problems: list[Problem]) -> None:
-    """Fail start-up, not the first encryption, when JITLITE_SECRET_KEY is set but holds no valid Fernet key."""
-    key = index.variables.values.get(SECRET_KEY_VARIABLE) or environ.get(SECRET_KEY_VARIABLE)
-    wrong = secret_key_problem(key) if key else None
+def _provide_from_file(index: AppIndex, provided: ProvidedVariable, environ: Mapping[str, str],
+                       local: dict[str, str], local_origins: dict[str, tuple[str, str]],
+                       problems: list[Problem]) -> None:
+    """Fill a provided variable from the file its setting names, unless the environment or jitlite.toml sets it."""
+    if provided.file_setting is None or provided.read_file is None:
+        return
+    file_name = index.settings.get(provided.file_setting)
+    if not (isinstance(file_name, str) and file_name) or environ.get(provided.name) or local.get(provided.name):
+        return
+    path = index.root / file_name
+    try:
+        local[provided.name] = provided.read_file(path)
+    except FileRefused as exc:
+        problems.append(Problem(f"app {index.app_layer.name}", str(path), exc.message, exc.fix))
+    except OSError as exc:
+        problems.append(Problem(f"app {index.app_layer.name}", str(path),
+                                f"the file cannot be read or created: {exc.strerror}",
+                                "check the permissions of the file and its folder"))
+    else:
+        local_origins[provided.name] = (str(path), "")
+
+
+def _check_provided(index: AppIndex, provided: ProvidedVariable, environ: Mapping[str, str],
+                    local: Mapping[str, str], local_origins: Mapping[str, tuple[str, str]],
+                    problems: list[Problem]) -> None:
+    """Fail start-up, not the first use, when a provided variable is set to a value it cannot use."""
+    name = provided.name
+    value = index.variables.values.get(name) or environ.get(name)
+    wrong = provided.problem(value) if value and provided.problem is not None else None
     if wrong is None:
         return
-    if environ.get(SECRET_KEY_VARIABLE) == key:
-        path, where = f"the environment variable {SECRET_KEY_VARIABLE}", ""
-    elif local.get(SECRET_KEY_VARIABLE) == key:
-        path, where = local_origin
+    if environ.get(name) == value:
+        path, where = f"the environment variable {name}", ""
+    elif local.get(name) == value and name in local_origins:
+        path, where = local_origins[name]
     else:
-        path, where = str(index.root / MANIFEST), f"variables.{SECRET_KEY_VARIABLE}"
-    problems.append(Problem(f"app {index.app_layer.name}", path, wrong,
-                            f"make a key with `jitlite keygen` and set {SECRET_KEY_VARIABLE} to it (while rotating: "
-                            "the new key first, then the old ones, separated by commas)", where=where))
+        path, where = str(index.root / MANIFEST), f"variables.{name}"
+    problems.append(Problem(f"app {index.app_layer.name}", path, wrong, provided.fix, where=where))
 
 
 def _resolve_types(index: AppIndex, problems: list[Problem]) -> None:

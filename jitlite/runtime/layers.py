@@ -6,24 +6,29 @@ import errno
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import Problem
 from .files import FileRefused, inside, load_json, parse_json, read_small_file
 from .names import is_identifier, misspelling_of
 from .reporting import json_problem, refused_problem, validation_problems
-from .schema import Declaration, NonEmptyStr, VariableDecl
+from .schema import Declaration, NonEmptyStr, VariableDecl, invalid
 
 __all__ = [
+    "APPS_PATH_VARIABLE",
+    "APP_ID_PATTERN",
     "OFFICIAL_PACKAGE",
     "AppManifest",
     "ElementSpec",
+    "ExtendsEntry",
     "Layer",
+    "app_search_path",
     "discover",
     "official_layer",
     "resolve_layers",
@@ -35,23 +40,90 @@ LAYER_PACKAGE_PREFIX = "jitlite._layers"
 MANIFEST = "app.json"
 DECLARATION = "e.json"
 CONFIG_FALLBACK = "config.json"
+#: The environment variable listing folders where extended apps are looked for (after the app's parent folder).
+APPS_PATH_VARIABLE = "JITLITE_APPS_PATH"
 # The fields every e.json may hold; a key one edit away from one of them is taken for a misspelling.
 STANDARD_FIELDS = frozenset(Declaration.model_fields)
 # Folders never searched for elements: data, caches, tooling.
 _SKIPPED_DIRS = frozenset({"appData", "node_modules"})
 
 
-class AppManifest(BaseModel):
-    """An app's ``app.json``."""
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+#: ``myApp``, or JitAi's ``orgId.appName`` (``wanyun.MyApp``).
+APP_ID_PATTERN = rf"^{_IDENT}(?:\.{_IDENT})?$"
+
+
+class ExtendsEntry(BaseModel):
+    """An app named in ``extends``: JitAi's ``{"appId": "wanyun.BaseApp", "version": "1.0.0"}``, or a folder path.
+
+    A plain string is the path of the app's folder, relative to the app.json naming it.
+    """
 
     model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
 
-    appId: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    appId: str | None = Field(None, pattern=APP_ID_PATTERN)
+    version: str | None = None
+    path: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_path(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _names_an_app(self) -> ExtendsEntry:
+        if self.appId is None and self.path is None:
+            raise invalid("names no app: an extends entry needs \"appId\"",
+                          'write it as {"appId": "wanyun.BaseApp", "version": "1.0.0"}')
+        return self
+
+    def written(self) -> str | dict[str, Any]:
+        """Return the entry as app.json holds it."""
+        return self.path if self.path is not None else self.model_dump(exclude_none=True)
+
+    def __str__(self) -> str:
+        if self.path is not None:
+            return self.path
+        return f"{self.appId}@{self.version}" if self.version else str(self.appId)
+
+
+class AppManifest(BaseModel):
+    """An app's ``app.json``: jitlite's keys and JitAi's (``name``, ``orgId``, ``icon``, ``files``, …)."""
+
+    model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
+
+    appId: str = Field(pattern=APP_ID_PATTERN)
     title: NonEmptyStr
+    name: str | None = None
+    orgId: str | None = Field(None, pattern=rf"^{_IDENT}$")
     version: str = "0.0.0"
-    extends: list[str] = Field(default_factory=list)
+    icon: str | None = None
+    encrypted: bool = False
+    files: list[Any] = Field(default_factory=list)
+    requirements: list[str] = Field(default_factory=list)
+    extends: list[ExtendsEntry] = Field(default_factory=list)
     settings: dict[str, Any] = Field(default_factory=dict)
     variables: list[VariableDecl] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _title_from_name(cls, data: Any) -> Any:
+        """Take JitAi's ``name`` as the title when app.json has no ``title``."""
+        if isinstance(data, dict) and "title" not in data and isinstance(data.get("name"), str) and data["name"]:
+            return {**data, "title": data["name"]}
+        return data
+
+    @property
+    def org_id(self) -> str | None:
+        """Return the organisation: ``orgId``, else the part of a dotted appId before the dot."""
+        if self.orgId:
+            return self.orgId
+        return self.appId.partition(".")[0] if "." in self.appId else None
+
+    @property
+    def app_key(self) -> str:
+        """Return JitAi's runtime key of the app: ``appId@version`` (``wanyun.MyApp@1.0.0``)."""
+        return f"{self.appId}@{self.version}"
 
 
 @dataclass(eq=False)
@@ -131,9 +203,16 @@ def official_layer() -> Layer:
     return Layer(name="official", root=OFFICIAL_ROOT, package=OFFICIAL_PACKAGE, level=0)
 
 
-def _layer_package(manifest: AppManifest, root: Path) -> str:
-    digest = hashlib.sha1(str(root).encode("utf-8")).hexdigest()[:8]
-    return f"{LAYER_PACKAGE_PREFIX}.{manifest.appId}_{digest}"
+def _layer_package(manifest: AppManifest, root: Path, top: Path) -> str:
+    """Return the package an app layer's element code is imported as.
+
+    The app's own layer is keyed by its folder; a layer it extends by that folder and the app's,
+    so that each app loads its own copy of an extended app's code, whose imports resolve through
+    that app's layers.
+    """
+    key = str(root) if root == top else f"{root}|{top}"
+    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:8]
+    return f"{LAYER_PACKAGE_PREFIX}.{manifest.appId.replace('.', '_')}_{digest}"
 
 
 def read_manifest(root: Path) -> tuple[AppManifest | None, list[Problem]]:
@@ -162,7 +241,21 @@ def read_manifest(root: Path) -> tuple[AppManifest | None, list[Problem]]:
         # app.json has no extras of a Type to wait for: every misspelt key is reported now.
         unexplained = {k: v for k, v in typos.items() if not any(p.where == k for p in explained)}
         return None, typo_problems(label, str(path), unexplained) + explained
-    return manifest, typo_problems(label, str(path), typos)
+    return manifest, typo_problems(label, str(path), typos) + _manifest_problems(manifest, label, str(path))
+
+
+def _manifest_problems(manifest: AppManifest, label: str, path: str) -> list[Problem]:
+    """Return what is wrong in a valid app.json as a whole: an orgId the appId contradicts, encryption."""
+    problems = []
+    if manifest.orgId and "." in manifest.appId and manifest.appId.partition(".")[0] != manifest.orgId:
+        problems.append(Problem(label, path, f"orgId {manifest.orgId!r} is not the organisation of appId "
+                                f"{manifest.appId!r}", f"write appId as {manifest.orgId}.<appName>, or correct orgId",
+                                where="orgId"))
+    if manifest.encrypted:
+        problems.append(Problem(label, path, "the app's files are marked as encrypted; jitlite reads only plain "
+                                "source files", 'export the app\'s source code unencrypted and set "encrypted": false',
+                                where="encrypted"))
+    return problems
 
 
 def misspelt_keys(data: dict[str, Any], known: Iterable[str]) -> dict[str, str]:
@@ -200,12 +293,137 @@ def explained_problems(
     return typo_problems(label, path, explaining) + rest
 
 
-def resolve_layers(app_root: Path) -> tuple[list[Layer], list[Problem], bool]:
-    """Return the layers of the app at app_root, lowest first, any problems, and whether all could be read."""
+def app_search_path(app_root: Path, environ: Mapping[str, str] | None = None) -> list[Path]:
+    """Return the folders an app's ``extends`` entries are looked for in, in order.
+
+    The app's parent folder first, then each folder of ``JITLITE_APPS_PATH`` (separated by
+    ``os.pathsep``; relative ones are taken from the working directory).
+    """
+    environ = os.environ if environ is None else environ
+    folders = [app_root.parent]
+    for entry in environ.get(APPS_PATH_VARIABLE, "").split(os.pathsep):
+        if entry.strip():
+            folders.append(Path(entry.strip()).expanduser().resolve())
+    return list(dict.fromkeys(folders))
+
+
+def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Order versions as numbers where they are numbers: 1.10.0 after 1.9.0."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[._+-]", version))
+
+
+class _AppFinder:
+    """Find apps by appId (and version) among the folders of an app search path."""
+
+    def __init__(self) -> None:
+        self._identity: dict[Path, tuple[str, str] | None] = {}  # app folder -> (appId, version)
+
+    def identity(self, folder: Path) -> tuple[str, str] | None:
+        """Return (appId, version) of the app in folder, or None if it holds no readable app.json."""
+        if folder not in self._identity:
+            found = None
+            try:
+                data = load_json(folder / MANIFEST)
+            except (OSError, FileRefused, ValueError):
+                data = None
+            if isinstance(data, dict) and isinstance(data.get("appId"), str):
+                found = (data["appId"], str(data.get("version") or "0.0.0"))
+            self._identity[folder] = found
+        return self._identity[folder]
+
+    def candidates(self, folder: Path, app_id: str) -> list[Path]:
+        """Return the app folders of one search folder that may hold app_id.
+
+        Its sub-folders, and JitAi's runtime layout ``<orgId>/<appName>/<version>`` for a dotted appId.
+        """
+        found = []
+        try:
+            with os.scandir(folder) as scan:
+                found = [Path(entry.path) for entry in scan
+                         if entry.name[0] not in "._" and entry.name not in _SKIPPED_DIRS and _is_dir(entry)]
+        except OSError:
+            return []
+        org, dot, name = app_id.partition(".")
+        if dot:
+            versions = folder / org / name
+            try:
+                with os.scandir(versions) as scan:
+                    found.extend(Path(entry.path) for entry in scan if _is_dir(entry))
+            except OSError:
+                pass
+        return sorted(found)
+
+    def find(self, entry: ExtendsEntry, search_path: list[Path]) -> tuple[Path | None, list[tuple[str, Path]]]:
+        """Return the folder of the app an entry names (None if absent) and the other versions seen of it.
+
+        The first search folder holding the appId wins; in it, the version asked for, or the highest.
+        """
+        others: list[tuple[str, Path]] = []
+        if entry.appId is None:
+            return None, others
+        for folder in search_path:
+            matches = []
+            for candidate in self.candidates(folder, entry.appId):
+                identity = self.identity(candidate)
+                if identity is not None and identity[0] == entry.appId:
+                    matches.append((identity[1], candidate))
+            if entry.version is not None:
+                exact = [path for version, path in matches if version == entry.version]
+                if exact:
+                    return exact[0].resolve(), []
+                others.extend(matches)
+            elif matches:
+                return max(matches, key=lambda match: _version_key(match[0]))[1].resolve(), []
+        return None, others
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def resolve_layers(
+    app_root: Path, environ: Mapping[str, str] | None = None
+) -> tuple[list[Layer], list[Problem], bool]:
+    """Return the layers of the app at app_root, lowest first, any problems, and whether all could be read.
+
+    An ``extends`` entry is a folder path relative to the app.json naming it, or JitAi's
+    ``{"appId", "version"}`` object, found on the app search path of that app (``app_search_path``).
+    """
     problems: list[Problem] = []
     complete = True
     ordered: list[Layer] = []
     seen: dict[Path, Layer] = {}
+    finder = _AppFinder()
+
+    def locate(root: Path, manifest: AppManifest, position: int, entry: ExtendsEntry) -> Path | None:
+        where = f"extends[{position}]"
+        if entry.path is not None:
+            target = (root / entry.path).resolve()
+            if os.path.lexists(target / MANIFEST):
+                return target
+            problems.append(Problem(
+                f"app {manifest.appId}", str(root / MANIFEST),
+                f"extends {entry.path!r}, but {target} holds no app.json",
+                "give the path of an app folder, relative to this app.json, or JitAi's "
+                '{"appId": "org.App", "version": "1.0.0"}', where=where))
+            return None
+        search_path = app_search_path(root, environ)
+        found, others = finder.find(entry, search_path)
+        if found is not None:
+            return found
+        looked = ", ".join(str(folder) for folder in search_path)
+        message = f"extends app {str(entry)!r}, which is in no folder of the app search path ({looked})"
+        fix = (f"put the app's folder (its app.json has \"appId\": \"{entry.appId}\") in one of those folders, or add "
+               f"the folder holding it to {APPS_PATH_VARIABLE} (several separated by {os.pathsep!r})")
+        if others:
+            seen_versions = ", ".join(f"{version} in {path}" for version, path in others)
+            message += f"; other versions are there: {seen_versions}"
+            fix = f"extend one of those versions, or {fix}"
+        problems.append(Problem(f"app {manifest.appId}", str(root / MANIFEST), message, fix, where=where))
+        return None
 
     def visit(root: Path, trail: tuple[Path, ...]) -> None:
         nonlocal complete
@@ -221,18 +439,14 @@ def resolve_layers(app_root: Path) -> tuple[list[Layer], list[Problem], bool]:
         if manifest is None:
             complete = False
             return
-        for entry in manifest.extends:
-            target = (root / entry).resolve()
-            if not os.path.lexists(target / MANIFEST):
+        for position, entry in enumerate(manifest.extends):
+            target = locate(root, manifest, position, entry)
+            if target is None:
                 complete = False
-                problems.append(Problem(
-                    f"app {manifest.appId}", str(root / MANIFEST),
-                    f"extends {entry!r}, but {target} holds no app.json",
-                    "give the path of an app folder, relative to this app.json",
-                    where="extends"))
                 continue
             visit(target, (*trail, root))
-        layer = Layer(name=manifest.appId, root=root, package=_layer_package(manifest, root), manifest=manifest)
+        layer = Layer(name=manifest.appId, root=root, package=_layer_package(manifest, root, app_root),
+                      manifest=manifest)
         seen[root] = layer
         ordered.append(layer)
 

@@ -10,16 +10,27 @@ from pydantic import BaseModel, ValidationError
 from .errors import Problem
 from .files import FileRefused
 from .names import suggest
-from .schema import NON_EMPTY_PATTERN, WECOM_ID_PATTERN
+from .schema import NON_EMPTY_PATTERN
 
-__all__ = ["PATTERN_HINTS", "format_loc", "json_problem", "refused_problem", "validation_problems"]
+__all__ = [
+    "PATTERN_HINTS",
+    "format_loc",
+    "json_problem",
+    "refused_problem",
+    "register_pattern_hint",
+    "validation_problems",
+]
 
-#: What a failed pattern means, and its fix, for the patterns jitlite.runtime.schema uses.
-PATTERN_HINTS = {
+#: What a failed pattern means, and its fix, by pattern: the runtime's own, and those that field
+#: types built on it register (``jitlite.wecom.fields`` words its WeCom id pattern).
+PATTERN_HINTS: dict[str, tuple[str, str]] = {
     NON_EMPTY_PATTERN: ("must not be empty", "fill in the value"),
-    WECOM_ID_PATTERN: ("must be 1 to 64 letters, digits, '_' or '-'",
-                       "copy the id exactly from the WeCom admin console, without spaces"),
 }
+
+
+def register_pattern_hint(pattern: str, message: str, fix: str) -> None:
+    """Word the report of a value that does not match pattern: what is wrong, and its fix."""
+    PATTERN_HINTS[pattern] = (message, fix)
 
 _TYPE_WORDS = {
     "string_type": "a string",

@@ -8,7 +8,6 @@ so it must use absolute imports only (``from jitlite.runtime.schema import ...``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -28,16 +27,13 @@ from .names import FULL_NAME_PATTERN
 
 __all__ = [
     "MASK",
-    "AgentId",
-    "CallbackToken",
+    "NON_EMPTY_PATTERN",
     "ConfigModel",
     "Declaration",
-        "EncodingAESKey",
     "HttpUrlStr",
     "NonEmptyStr",
     "Secret",
     "VariableDecl",
-    "WeComId",
     "invalid",
     "masked_dump",
     "refers_to",
@@ -53,38 +49,8 @@ def invalid(message: str, fix: str) -> PydanticCustomError:
 
 # Plain checks are native pydantic patterns (fast at start-up); reporting.PATTERN_HINTS words them.
 NON_EMPTY_PATTERN = r"\S"
-WECOM_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
 
 NonEmptyStr = Annotated[str, StringConstraints(pattern=NON_EMPTY_PATTERN)]
-
-WeComId = Annotated[str, StringConstraints(pattern=WECOM_ID_PATTERN)]
-"""A corp id, suite id or similar WeCom identifier."""
-
-
-def _agent_id(value: str | int) -> str:
-    text = str(value).strip()
-    if not text.isdigit():
-        raise invalid("must be the app's numeric AgentId", "copy the AgentId from the app's page in WeCom")
-    return text
-
-
-AgentId = Annotated[str | int, AfterValidator(_agent_id)]
-
-_B64_ALPHABET = re.compile(r"[A-Za-z0-9+/]{43}")
-
-
-def _encoding_aes_key(value: SecretStr) -> SecretStr:
-    key = value.get_secret_value()
-    if not _B64_ALPHABET.fullmatch(key):
-        raise invalid(
-            f"must be exactly 43 characters of the base64 alphabet (A-Z, a-z, 0-9, '+', '/'); "
-            f"got {len(key)} characters",
-            "copy the EncodingAESKey again from the callback settings in WeCom, or generate a new one there",
-        )
-    return value
-
-
-EncodingAESKey = Annotated[SecretStr, AfterValidator(_encoding_aes_key)]
 
 
 def _non_empty_secret(value: SecretStr) -> SecretStr:
@@ -94,19 +60,6 @@ def _non_empty_secret(value: SecretStr) -> SecretStr:
 
 
 Secret = Annotated[SecretStr, AfterValidator(_non_empty_secret)]
-
-_TOKEN_RE = re.compile(r"[A-Za-z0-9]{1,32}")
-
-
-def _callback_token(value: SecretStr) -> SecretStr:
-    if not _TOKEN_RE.fullmatch(value.get_secret_value()):
-        raise invalid("must be 1 to 32 letters or digits, as WeCom requires for a callback Token",
-                      "copy the Token from the callback settings in WeCom, or generate a new one there")
-    return value
-
-
-CallbackToken = Annotated[SecretStr, AfterValidator(_callback_token)]
-"""The Token WeCom signs callbacks with: a secret of up to 32 letters or digits."""
 """A non-empty secret: masked in reprs, ``authConfig`` and ``jitlite show``."""
 
 
@@ -186,6 +139,9 @@ class Declaration(BaseModel):
     version: str | None = None
     className: str | None = None
     isType: bool = False
+    #: On a Type or Meta: its instances must bring their own class (``className``, or a class
+    #: exported by their ``__init__.py`` under the folder's name), as services and models do.
+    requiresInstanceClass: bool = False
 
 
 def masked_dump(model: BaseModel, *, exclude_unset: bool = False) -> dict[str, Any]:

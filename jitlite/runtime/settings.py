@@ -21,7 +21,14 @@ from typing import Any
 from .errors import Problem
 from .names import misspelling_of
 
-__all__ = ["KNOWN_SETTINGS", "Setting", "register_setting", "setting_problems"]
+__all__ = [
+    "DEFAULT_ELEMENTS",
+    "DEFAULT_ELEMENT_SETTING",
+    "KNOWN_SETTINGS",
+    "Setting",
+    "register_setting",
+    "setting_problems",
+]
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,6 @@ register_setting("wecomLoginBaseUrl", (str,),
 register_setting("wechatOpenBaseUrl", (str,),
                  "base URL of the WeChat Open Platform login pages (default https://open.weixin.qq.com)")
 register_setting("httpTimeout", (int, float), "seconds a WeCom or WeChat API call may take")
-register_setting("secretKeyFile", (str,),
-                 "keep a generated JITLITE_SECRET_KEY in this file (relative to the app folder) when none is set")
 register_setting("callbackTimestampWindow", (int,), "seconds a callback's timestamp may differ from the clock")
 register_setting("qywxProviderCorpId", (str,), "the provider corp id, accepted as a callback receive-id")
 register_setting("sessionTtlSeconds", (dict,), 'session lifetime in seconds per platform, e.g. {"web": 86400}')
@@ -78,6 +83,17 @@ register_setting("orgSyncBatchSize", (int,), "rows an organisation sync writes p
 register_setting("orgSyncLeaseSeconds", (int, float), "seconds a worker's claim on an organisation sync lasts")
 register_setting("orgSyncRegistersUsers", (bool,), "make every synced member a system user")
 register_setting("allowExternalSymlinks", (bool,), "let element folders hold symlinks that leave the app folder")
+register_setting("admins", (list,), 'who may open the admin page: system user ids or WeCom "corpId:userid" pairs')
+
+DEFAULT_ELEMENT_SETTING = "defaultElement"
+#: JitAi's ``settings.defaultElement`` keys jitlite honours: (the element used when unset, the Meta it must be of).
+DEFAULT_ELEMENTS: dict[str, tuple[str, str]] = {
+    "defaultDatabase": ("databases.Default", "databases.Meta"),
+    "defaultCache": ("caches.Default", "caches.Meta"),
+}
+register_setting(DEFAULT_ELEMENT_SETTING, (dict,),
+                 'the elements the official Types use by default, e.g. {"defaultDatabase": "databases.Main", '
+                 '"defaultCache": "caches.Shared"}')
 
 
 def setting_problems(settings: Mapping[str, Any], label: str, path: str, prefix: str = "settings") -> list[Problem]:

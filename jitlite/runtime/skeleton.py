@@ -12,6 +12,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 from .index import AppIndex, schema_of
+from .layers import ElementSpec
 from .schema import Declaration
 
 __all__ = ["scaffold"]
@@ -98,4 +99,28 @@ def scaffold(index: AppIndex, type_name: str, full_name: str) -> list[Path]:
         path = folder / f"{name}.json"
         path.write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         written.append(path)
+    code = _class_skeleton(type_spec, name)
+    if code is not None:
+        path = folder / "__init__.py"
+        path.write_text(code, encoding="utf-8")
+        written.append(path)
     return written
+
+
+def _class_skeleton(type_spec: ElementSpec, name: str) -> str | None:
+    """Return an ``__init__.py`` defining the instance's class, for Types whose instances bring one."""
+    chain: list[ElementSpec] = []
+    current: ElementSpec | None = type_spec
+    while current is not None:
+        chain.append(current)
+        current = current.type_spec
+    if not any(spec.declaration.requiresInstanceClass for spec in chain):
+        return None
+    named = next((spec for spec in chain if spec.declaration.className), None)
+    if named is None:
+        return None
+    module, _, base = str(named.declaration.className).rpartition(":")
+    # JitAi's convention: the folder's __init__.py exports a class named like the folder.
+    return (f"from {module or named.full_name} import {base}\n\n\n"
+            f"class {name}({base}):\n"
+            f'    """The class of the {name} element."""\n')

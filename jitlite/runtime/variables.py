@@ -26,26 +26,23 @@ from .errors import Problem
 from .files import FileRefused, read_small_file
 from .logredact import is_secret_name, register_secrets
 from .names import misspelling_of
-from .privatefiles import private_dir
+from .provided import provided_variable
 from .schema import MASK, VariableDecl
 
 __all__ = [
     "PLACEHOLDER",
-    "SECRET_KEY_VARIABLE",
+    "TOML_NAME",
     "EnvVars",
     "LocalSettings",
     "MissingVariable",
     "VariableSet",
     "fill_placeholders",
     "find_secrets",
-    "key_from_file",
     "read_toml",
-    "secret_key_problem",
 ]
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 TOML_NAME = "jitlite.toml"
-SECRET_KEY_VARIABLE = "JITLITE_SECRET_KEY"
 
 
 @dataclass
@@ -168,7 +165,8 @@ class EnvVars(dict[str, str]):
 class VariableSet:
     """The merged variables of an app, where each required one is declared, and which are secret.
 
-    A variable is secret when it is ``JITLITE_SECRET_KEY``, when any declaration says
+    A variable is secret when a layer provides it as one (``JITLITE_SECRET_KEY``; see
+    ``jitlite.runtime.provided``), when any declaration says
     ``"secret": true``, when its name looks like one (secret, token, password, AES/API/private key…),
     or when ``mark_secret`` was told so (a placeholder in a field the Type declares as a secret).
     Secret values are registered for log redaction.
@@ -209,7 +207,10 @@ class VariableSet:
                 if self._deferred is not None:
                     self.mark_secret(self._deferred())
                     self._deferred = None
-        if name == SECRET_KEY_VARIABLE or name in self._marked or is_secret_name(name):
+        if name in self._marked or is_secret_name(name):
+            return True
+        provided = provided_variable(name)
+        if provided is not None and provided.secret:
             return True
         decl = self.declared.get(name)
         return decl is not None and decl.secret
@@ -313,52 +314,3 @@ def _can_hold_secret(annotation: Any) -> bool:
         if issubclass(annotation, BaseModel):
             return bool(_secret_fields(annotation))
     return any(_can_hold_secret(arg) for arg in get_args(annotation))
-
-
-def key_from_file(path: Path) -> str:
-    """Return the Fernet key kept in path, creating the file (readable by its owner only) if missing."""
-    try:
-        return _read_key(path)
-    except FileNotFoundError:
-        pass
-    from cryptography.fernet import Fernet
-
-    key = Fernet.generate_key().decode("ascii")
-    private_dir(path.parent)
-    # O_EXCL: if another process created it meanwhile, use theirs rather than overwrite it.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_key(path)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
-    return key
-
-
-def _read_key(path: Path) -> str:
-    """Read a key file (a small regular file of ASCII text); raise FileRefused or FileNotFoundError."""
-    try:
-        return read_small_file(path, limit=64 * 1024).decode("ascii").strip()
-    except UnicodeDecodeError:
-        raise FileRefused("is not a key file: it holds bytes other than ASCII text",
-                          "delete it to have a new key generated, or put a key from `jitlite keygen` in it") from None
-
-
-def secret_key_problem(value: str) -> str | None:
-    """Return why a JITLITE_SECRET_KEY value is unusable, or None when every key in it is a Fernet key.
-
-    The value is one key or several separated by commas (the first encrypts, the others still
-    decrypt), as ``jitlite.storage.secrets.SecretBox`` reads it. The message never quotes a key.
-    """
-    from cryptography.fernet import Fernet
-
-    keys = [part.strip() for part in value.split(",") if part.strip()]
-    if not keys:
-        return f"{SECRET_KEY_VARIABLE} holds no key"
-    for position, key in enumerate(keys, 1):
-        try:
-            Fernet(key)
-        except (ValueError, TypeError):
-            which = f"key #{position} of {SECRET_KEY_VARIABLE}" if len(keys) > 1 else SECRET_KEY_VARIABLE
-            return f"{which} is not a Fernet key (32 url-safe base64-encoded bytes)"
-    return None

@@ -1,4 +1,4 @@
-"""Login pages: WeCom web login, WeChat QR login, the workbench and the install page.
+"""Login pages: WeCom web login, WeChat QR login, WeCom's in-client OAuth, the workbench and the install page.
 
 "Scanning" a QR code is a button: choosing a person redirects (302) to `redirect_uri` with a fresh
 single-use code and the `state` that came in, as WeCom and WeChat do.
@@ -26,7 +26,8 @@ bp = Blueprint("sandbox_pages", __name__)
 _SHOWN = 200  # people listed on a page; anyone else can be typed in
 
 _LAYOUT = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{{ title }}</title>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }}</title>
 <style>
 body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;
 margin:2rem auto;max-width:46rem;color:#222}
@@ -218,6 +219,52 @@ def qrconnect() -> BaseResponse:
     body = render_template_string(_PEOPLE, groups=[group] if users else [], person_field="user",
                                   hint="微信扫码登录：选择扫码的微信用户。", empty="沙盒里没有微信用户。")
     return _page("微信登录（沙盒）", body)
+
+
+@bp.route("/connect/oauth2/authorize", methods=["GET", "POST"])
+def oauth2_authorize() -> BaseResponse:
+    """WeCom's OAuth inside the WeCom client (the workbench): redirect with a code for the member using it.
+
+    Inside the real client this redirects at once; here the page asks which member is "using the
+    client". ``scope=snsapi_privateinfo`` adds a user_ticket to the code (it needs ``agentid``).
+    """
+    state = sandbox_state()
+    redirect_uri = _redirect_uri()
+    appid = _param("appid")
+    if appid is None:
+        raise _PageError("appid is required: the corp id")
+    if _param("response_type") != "code":
+        raise _PageError("response_type must be code")
+    scope = _param("scope") or "snsapi_base"
+    if scope not in ("snsapi_base", "snsapi_privateinfo"):
+        raise _PageError("scope must be snsapi_base or snsapi_privateinfo")
+    agent_text = _param("agentid")
+    if agent_text is not None and not agent_text.isdigit():
+        raise _PageError("agentid must be the app's AgentId")
+    if scope == "snsapi_privateinfo" and agent_text is None:
+        raise _PageError("snsapi_privateinfo needs agentid")
+    with state.lock:
+        if agent_text is not None:
+            suite_id, allow_party, allow_user = _corp_app(state, appid, int(agent_text))
+        elif appid in state.org.corps:
+            suite_id, allow_party, allow_user = None, None, ()
+        else:
+            raise _PageError(f"appid {appid!r} is not a corp in the sandbox")
+        if request.method == "POST":
+            try:
+                code = state.issue_corp_code(
+                    appid, _param("userid") or "", suite_id=suite_id,
+                    agent_id=None if suite_id or agent_text is None else int(agent_text),
+                    with_ticket=scope == "snsapi_privateinfo")
+            except SandboxError as exc:
+                raise _PageError(str(exc)) from exc
+            return _redirect(redirect_uri, code=code, state=_param("state"))
+        corp = state.org.corps[appid]
+        groups = [_members_group(corp, allow_party, allow_user, [], corp.corp_name)]
+    body = render_template_string(_PEOPLE, groups=[g for g in groups if g], person_field="userid",
+                                  hint="企业微信客户端内打开应用（工作台）：选择正在使用客户端的成员。",
+                                  empty="没有可以打开这个应用的成员。")
+    return _page("企业微信工作台（沙盒）", body)
 
 
 @bp.route("/sandbox/workbench", methods=["GET"])

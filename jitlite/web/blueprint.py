@@ -4,100 +4,40 @@ from __future__ import annotations
 
 import inspect
 import re
-import threading
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, NotFound
 
+from jitlite.meta.replies import to_plain
+from jitlite.meta.routes import Inbound, Route
 from jitlite.runtime.app import App
-from jitlite.runtime.errors import AuthError, LoginInactive, LoginStateInvalid, SessionInvalid
+from jitlite.runtime.errors import LoginStateInvalid, SessionInvalid
 
+from .api import api_blueprint
 from .bodies import (
     CALLBACK_BODY_LIMIT,
     LoginCodeRequest,
     QrUrlQuery,
     SessionRequest,
-    WorkbenchQuery,
     json_body,
     query_args,
     read_body,
 )
+from .directory import LOGIN_META, LoginDirectory
 from .errors import install_error_handlers
+from .pages import pages_blueprint
+from .replies import to_response
+from .sessions import AUTH_SERVICE
 
-__all__ = ["AUTH_SERVICE", "LOGIN_META", "PROXY_SERVICE", "PROXY_TYPE", "LoginDirectory", "blueprint",
-           "create_web_app"]
+__all__ = ["AUTH_SERVICE", "LOGIN_META", "LoginDirectory", "blueprint", "create_web_app"]
 
-LOGIN_META = "auths.loginTypes.Meta"
-PROXY_TYPE = "auths.loginTypes.QywxProxyType"
-PROXY_SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
-AUTH_SERVICE = "auths.services.AuthService"
-
-_ORG_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _BEARER = re.compile(r"[A-Za-z0-9._~+/\-]{1,512}=*")
-_NO_SUCH_LOGIN = "no active login element has this name"
-
-
-class LoginDirectory:
-    """Which names of an App are login elements, answered from the app index before anything is built."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self._logins: frozenset[str] | None = None
-        self._proxies: frozenset[str] | None = None
-        self._declared_active: dict[str, bool] = {}
-        self._lock = threading.Lock()
-
-    def logins(self) -> frozenset[str]:
-        """Return the fullNames of every login element (instances of Types built on auths.loginTypes.Meta)."""
-        if self._logins is None:  # the index never changes for the life of the App
-            self._logins = frozenset(self.app.instancesOf(LOGIN_META))
-        return self._logins
-
-    def proxies(self) -> frozenset[str]:
-        """Return the fullNames of the auths.loginTypes.QywxProxyType login elements."""
-        if self._proxies is None:
-            self._proxies = frozenset(self.app.instancesOf(PROXY_TYPE))
-        return self._proxies
-
-    def login(self, name: str) -> Any:
-        """Return an active login element; raise 404 for any other name and LoginInactive for a disabled one."""
-        if name not in self.logins():
-            raise NotFound(_NO_SUCH_LOGIN)
-        if not self._active_in_config(name):
-            raise LoginInactive(f"login through {name} is disabled (isActive is false in its config)")
-        element = self.app.getElement(name)
-        element.requireActive()  # also honours a switch flipped on the built element
-        return element
-
-    def check_proxy(self, name: str) -> None:
-        """Raise 404 unless name is a QywxProxyType login element (active or not: callbacks always arrive)."""
-        if name not in self.proxies():
-            raise NotFound("no auths.loginTypes.QywxProxyType login element has this name")
-
-    def _active_in_config(self, name: str) -> bool:
-        with self._lock:
-            active = self._declared_active.get(name)
-            if active is None:
-                config = self.app.describe(name).get("config") or {}
-                active = self._declared_active[name] = bool(config.get("isActive", True))
-            return active
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    response = jsonify(_plain(data))
+    response = jsonify(to_plain(data))
     response.status_code = status
     return response
 
@@ -132,28 +72,57 @@ def _call_with(method: Callable[..., Any], values: dict[str, Any]) -> Any:
     return method(**given)
 
 
+def _mount_root() -> str:
+    """Return the path jitlite's routes are mounted under ('' at the root of the site)."""
+    top = request.blueprints[-1] if request.blueprints else "jitlite"
+    return url_for(f"{top}.jitlite_pages.login_page")[: -len("/login")]
+
+
+def _mount_type_routes(bp: Blueprint, pages: Blueprint, directory: LoginDirectory) -> None:
+    """Mount the routes each login Type of the app declares (``webRoutes``); two Types may not claim one URL.
+
+    A page route joins the pages (its errors are pages), any other the JSON endpoints.
+    """
+    claimed: dict[str, str] = {}
+    declarations: set[object] = set()
+    for cls in directory.login_types():
+        declared = getattr(cls.webRoutes, "__func__", cls.webRoutes)
+        if declared in declarations:  # a subclass Type that inherits its routes serves them once
+            continue
+        declarations.add(declared)
+        owner = f"{cls.__module__}.{cls.__qualname__}"
+        for route in cls.webRoutes(directory.app):
+            for key in (route.rule, f"name:{route.name}"):
+                if key in claimed:
+                    raise ValueError(f"{owner} declares route {route.rule} ({route.name}), which {claimed[key]} "
+                                     "already declares; give one of them another rule and name")
+                claimed[key] = owner
+            (pages if route.page else bp).add_url_rule(
+                route.rule, endpoint=f"route-{route.name}", view_func=_route_view(route), methods=list(route.methods))
+
+
+def _route_view(route: Route) -> Callable[..., Response]:
+    def view(**args: str) -> Response:
+        has_body = route.body_limit and request.method in ("POST", "PUT", "PATCH")
+        body = read_body(route.body_limit) if has_body else b""
+        inbound = Inbound(request.method, dict(args), request.args.to_dict(flat=True), body)
+        return to_response(route.handler(inbound), root=_mount_root())
+
+    view.__name__ = f"route_{route.name.replace('-', '_')}"
+    return view
+
+
 def blueprint(app: App) -> Blueprint:
-    """Return the routes of jitlite's web layer bound to an App."""
+    """Return the routes of jitlite's web layer for an App: JSON endpoints, JitAi's API, the login round trip, pages."""
     bp = Blueprint("jitlite", __name__)
     directory = LoginDirectory(app)
     install_error_handlers(bp)
 
     @bp.after_request
     def no_store(response: Response) -> Response:
-        # Sessions, login codes and states are credentials: no browser or proxy may keep a copy.
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    @bp.route("/callbacks/qywx-proxy", methods=["GET", "POST"])
-    @bp.route("/callbacks/qywx-proxy/<auth_full_name>", methods=["GET", "POST"])
-    def qywx_proxy_callback(auth_full_name: str | None = None) -> Response:
-        if auth_full_name is not None:
-            directory.check_proxy(auth_full_name)
-        body = read_body(CALLBACK_BODY_LIMIT) if request.method == "POST" else b""
-        args = request.args
-        response: Response = app.getElement(PROXY_SERVICE).notify(
-            nonce=args.get("nonce"), msg_signature=args.get("msg_signature"), timestamp=args.get("timestamp"),
-            echostr=args.get("echostr"), body=body, authFullName=auth_full_name)
+        # Sessions, login codes, states and personal pages: no browser or proxy may keep a copy.
+        if not request.path.startswith(_mount_root() + "/jitlite-static/"):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @bp.get("/auth/<auth_full_name>/config")
@@ -181,25 +150,6 @@ def blueprint(app: App) -> Blueprint:
         values = body.model_dump()
         return _json(_call_with(get_login_code, {**values, "authCode": values["code"]}))
 
-    @bp.get("/auth/qywx-proxy/workbench")
-    def workbench() -> Response:
-        args = query_args(WorkbenchQuery, corpId="appid")
-        if args.authFullName is not None:
-            directory.check_proxy(args.authFullName)
-        return _json(app.getElement(PROXY_SERVICE).loginByWorkbench(
-            corpId=args.corpId, code=args.code, platform=args.platform, authFullName=args.authFullName))
-
-    @bp.get("/auth/org/<code>")
-    def org_code(code: str) -> Response:
-        if not _ORG_CODE.fullmatch(code):
-            raise NotFound("no organisation has this code")
-        try:
-            return _json(app.getElement(PROXY_SERVICE).getLoginConfigByCode(code))
-        except AuthError as exc:
-            if type(exc) is AuthError:  # "unknown organisation code"; subclasses keep their status
-                raise NotFound("no organisation has this code") from None
-            raise
-
     @bp.post("/auth/session")
     def open_session() -> Response:
         body = json_body(SessionRequest)
@@ -215,6 +165,10 @@ def blueprint(app: App) -> Blueprint:
             raise SessionInvalid("the session is invalid, expired or already logged out")
         return _json({"loggedOut": True})
 
+    pages = pages_blueprint(app, directory)
+    _mount_type_routes(bp, pages, directory)
+    bp.register_blueprint(api_blueprint(app))
+    bp.register_blueprint(pages)
     return bp
 
 

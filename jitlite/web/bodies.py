@@ -21,7 +21,6 @@ __all__ = [
     "LoginCodeRequest",
     "QrUrlQuery",
     "SessionRequest",
-    "WorkbenchQuery",
     "json_body",
     "query_args",
     "read_body",
@@ -55,7 +54,6 @@ Code = Annotated[str, StringConstraints(min_length=1, max_length=512), _PLAIN]
 State = Annotated[str, StringConstraints(min_length=1, max_length=128), _PLAIN]
 LoginTypeName = Annotated[str, StringConstraints(min_length=1, max_length=32), _PLAIN]
 LoginCode = Annotated[str, StringConstraints(min_length=1, max_length=256), _PLAIN]
-FullName = Annotated[str, StringConstraints(min_length=1, max_length=256), _PLAIN]
 HttpUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048), _PLAIN, AfterValidator(_http_url)]
 Platform = Literal["app", "web", "mobile"]
 
@@ -87,15 +85,6 @@ class QrUrlQuery(_Input):
 
     corpId: CorpId
     redirectUri: HttpUrl
-
-
-class WorkbenchQuery(_Input):
-    """``GET /auth/qywx-proxy/workbench``: the corp, the workbench code and the platform."""
-
-    corpId: CorpId
-    code: Code
-    platform: Platform = "app"
-    authFullName: FullName | None = None
 
 
 def read_body(limit: int) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
@@ -31,6 +31,8 @@ __all__ = [
     "WeChatClient",
     "WeComClient",
 ]
+
+_Client = TypeVar("_Client", bound="WeComClient")
 
 WECOM_BASE_URL = "https://qyapi.weixin.qq.com"
 WECHAT_BASE_URL = "https://api.weixin.qq.com"
@@ -76,7 +78,7 @@ class WeComClient:
         """Close the underlying HTTP connection pool."""
         self._http.close()
 
-    def __enter__(self) -> WeComClient:
+    def __enter__(self: _Client) -> _Client:
         return self
 
     def __exit__(

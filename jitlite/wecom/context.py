@@ -70,7 +70,7 @@ class WeComContext:
     @classmethod
     def of(cls, app: App) -> WeComContext:
         """Return the app's context, made once per app."""
-        return app.shared("jitlite.wecom", lambda: cls(app, TokenManager(cache=app.getElement("caches.Default"))))
+        return app.shared("jitlite.wecom", lambda: cls(app, TokenManager(cache=app.defaultCache())))
 
     @cached_property
     def tickets(self) -> DatabaseTicketStore:

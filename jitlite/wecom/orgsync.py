@@ -76,6 +76,7 @@ DEFAULT_BATCH_SIZE = 1000
 DEFAULT_LEASE_SECONDS = 300.0
 _PAGE = 5000  # rows per keyset page when a whole organisation is read back
 _IN_CHUNK = 500  # ids per IN (...) list
+_COLLECT_EVERY = 100  # department pages between two young-generation collections during a pull
 _MAX_DEPTH = 64  # WeCom allows 15 levels; deeper chains are cut (and cycles stop) here
 
 #: The member fields a sync compares (userId is kept once set; updatedAt marks a change).
@@ -283,9 +284,12 @@ def dept_paths(parents: Mapping[str, str | None]) -> dict[str, str]:
 
 
 def member_digest(values: Iterable[Any]) -> bytes:
-    """Return a 128-bit digest of a member's synced field values (in ``MEMBER_FIELDS`` order)."""
-    canonical = tuple(tuple(v) if isinstance(v, list) else v for v in values)
-    return hashlib.blake2b(repr(canonical).encode("utf-8"), digest_size=16).digest()
+    """Return a 128-bit digest of a member's synced field values (in ``MEMBER_FIELDS`` order).
+
+    Stored and fetched rows give the same Python types for each field (text, int, bool, list of
+    text), so equal values have equal ``repr``.
+    """
+    return hashlib.blake2b(repr(tuple(values)).encode("utf-8"), digest_size=16).digest()
 
 
 def _differs(new: Mapping[str, Any], stored: Mapping[str, Any], names: Sequence[str]) -> bool:
@@ -365,8 +369,9 @@ class OrgStore:
         status_at = 2 + MEMBER_FIELDS.index("status")
         statement = sa.select(*columns).where(table.c.corpFullName == self.corpFullName)
         with manager.engine.connect() as conn:
-            for found in conn.execute(statement):
-                snapshot[found[0]] = (member_digest(found[2:]), found[1], found[status_at])
+            for page in conn.execute(statement).partitions(_PAGE):
+                for found in page:
+                    snapshot[found[0]] = (member_digest(found[2:]), found[1], found[status_at])
         return snapshot
 
     def identity_map(self) -> dict[str, str]:
@@ -445,6 +450,7 @@ class _MemberWriter:
         self.batch_size = batch_size
         self.on_batch = on_batch
         self.seen: set[str] = set()
+        self.open_ids: set[str] = set()
         self._buffer: list[dict[str, Any]] = []
         self.snapshot = store.member_snapshot()
         self._identities = store.identity_map()
@@ -457,6 +463,8 @@ class _MemberWriter:
             if row["memberId"] in self.seen:
                 continue
             self.seen.add(row["memberId"])
+            if row["openUserId"]:
+                self.open_ids.add(row["openUserId"])
             self._buffer.append(row)
             if len(self._buffer) >= self.batch_size:
                 self.flush()
@@ -469,6 +477,7 @@ class _MemberWriter:
         report, snapshot, identities = self.report, self.snapshot, self._identities
         register = self.store.registerUsers
         report.members += len(batch)
+        created: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         for row in batch:
             member_id = row["memberId"]
@@ -476,7 +485,7 @@ class _MemberWriter:
             if stored is None:
                 report.created += 1
                 row["userId"] = identities.get(member_id)
-                changed.append(row)
+                created.append(row)
                 continue
             digest, user_id, _status = stored
             row["userId"] = user_id or identities.get(member_id)
@@ -485,7 +494,7 @@ class _MemberWriter:
                 changed.append(row)
             elif row["userId"] != user_id or (register and not user_id):
                 changed.append(row)  # only to link (or make) its system user
-        report.rowsWritten += _upsert_members(self.store, changed, self.when)
+        report.rowsWritten += _upsert_members(self.store, created, changed, self.when)
         self.on_batch()
 
     def leftovers(self) -> dict[str, tuple[bytes, str | None, str]]:
@@ -493,14 +502,23 @@ class _MemberWriter:
         return self.snapshot
 
 
-def _upsert_members(store: OrgStore, changed: list[dict[str, Any]], when: datetime) -> int:
-    if not changed:
+def _upsert_members(store: OrgStore, created: list[dict[str, Any]], updated: list[dict[str, Any]],
+                    when: datetime) -> int:
+    if not created and not updated:
         return 0
-    written = _register_users(store, changed, when)
-    for row in changed:
+    written = _register_users(store, created + updated, when)
+    batch: list[dict[str, Any]] = []
+    for row in updated:
         row.setdefault("userId", None)
-        row["updatedAt"] = when  # last, so every row has its keys in one order (one statement plan)
-    return written + int(store.members.createOrUpdateMany(changed, uniqueFields=["corpFullName", "memberId"]))
+        row["updatedAt"] = when  # last, so rows share one key order (one statement plan)
+        batch.append(row)
+    for row in created:
+        # A new row needs no NULL spelled out, and converting fewer values is much of a first sync's cost.
+        # (Should an event have created it since the snapshot, a field it cleared is cleared next sync.)
+        fresh = {name: value for name, value in row.items() if value is not None}
+        fresh["updatedAt"] = when
+        batch.append(fresh)
+    return written + int(store.members.createOrUpdateMany(batch, uniqueFields=["corpFullName", "memberId"]))
 
 
 def write_members(store: OrgStore, rows: list[dict[str, Any]], when: datetime, report: SyncReport) -> int:
@@ -523,7 +541,8 @@ def write_members(store: OrgStore, rows: list[dict[str, Any]], when: datetime, r
             changed.append(row)
         elif row["userId"] != old.userId or (store.registerUsers and not old.userId):
             changed.append(row)
-    return _upsert_members(store, changed, when)
+    # Every field is written: the row may exist already (a member another run created meanwhile).
+    return _upsert_members(store, [], changed, when)
 
 
 def write_depts(store: OrgStore, records: Sequence[Mapping[str, Any]], when: datetime,
@@ -591,13 +610,17 @@ class _Puller:
     def run(self, sink: _Sink) -> tuple[set[str], set[str] | None]:
         """Pull everything into ``sink``; return (department ids in scope, member ids in scope or None)."""
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="jitlite-orgsync")
+        # A sink that keeps the ids it took saves tracking them twice.
+        self._track = getattr(sink, "known", None) is None
         try:
             with _collector_paused():
-                departments = self._departments(pool)
-                sink.departments(departments)
-                dept_ids = [int(d["id"]) for d in departments]
+                # user/list_id's pages and department/list run beside the departments' member lists.
                 listed = pool.submit(self._list_ids)
-                self._members(pool, dept_ids, sink)
+                self.progress("departments", 0, None)
+                ids = self._call(self.client.department.simplelist)
+                names = pool.submit(self._department_names)
+                dept_ids = [int(entry["id"]) for entry in ids]
+                self._members(pool, dept_ids, sink, lambda: sink.departments(self._departments(pool, ids, names)))
                 in_scope = listed.result()
                 if in_scope is not None:
                     self._stragglers(pool, in_scope, sink)
@@ -605,15 +628,17 @@ class _Puller:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _departments(self, pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
-        self.progress("departments", 0, None)
-        ids = self._call(self.client.department.simplelist)
+    def _department_names(self) -> dict[Any, dict[str, Any]]:
         try:
-            named = {d["id"]: d for d in self._call(self.client.department.list)}
+            return {d["id"]: d for d in self._call(self.client.department.list)}
         except (ConfigurationError, NotFoundOrOutOfScope) as exc:
             # department/list refused (48002 …): read each department on its own instead.
             log.info("department/list refused (%s); reading departments one by one", exc.errcode)
-            named = {}
+            return {}
+
+    def _departments(self, pool: ThreadPoolExecutor, ids: list[dict[str, Any]],
+                     names: Future[dict[Any, dict[str, Any]]]) -> list[dict[str, Any]]:
+        named = names.result()
         records: list[dict[str, Any]] = []
         missing: list[dict[str, Any]] = []
         for entry in ids:
@@ -624,7 +649,6 @@ class _Puller:
                 missing.append(entry)
         for entry, detail in zip(missing, pool.map(self._department_detail, missing), strict=True):
             records.append({**entry, "name": detail.get("name") if detail else None})
-        self.progress("departments", len(records), len(records))
         return records
 
     def _department_detail(self, entry: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -664,25 +688,44 @@ class _Puller:
             self._skip("dept", str(dept_id), exc)
             return []
 
-    def _members(self, pool: ThreadPoolExecutor, dept_ids: list[int], sink: _Sink) -> None:
-        """Fetch each department's members, at most 2 × concurrency requests ahead of the sink."""
+    def _members(self, pool: ThreadPoolExecutor, dept_ids: list[int], sink: _Sink,
+                 departments: Callable[[], None]) -> None:
+        """Fetch each department's members, at most 8 × concurrency requests ahead of the sink.
+
+        ``departments`` runs once, when the first member list is in (department/list is answered
+        by then): the department records reach the sink while the member lists keep coming.
+        """
         waiting = deque(dept_ids)
         running: set[Future[list[dict[str, Any]]]] = set()
         done_count = 0
+        # Deep enough that the fetches go on while the sink writes a batch; each page is small.
         window = self.concurrency * 8
+        collected_at = 0
         total = len(dept_ids)
+        pending_departments: Callable[[], None] | None = departments
         self.progress("members", 0, total)
         while waiting or running:
             while waiting and len(running) < window:
                 running.add(pool.submit(self._department_members, waiting.popleft()))
             finished, running = wait_futures(running, return_when=FIRST_COMPLETED)
+            if pending_departments is not None:
+                write_departments = pending_departments
+                pending_departments = None
+                write_departments()
             for future in finished:
                 records = future.result()  # raises the fetch's error, if any
-                self._note(records)
+                if self._track:
+                    self._note(records)
                 sink.members(records)
                 done_count += 1
             self.progress("members", done_count, total)
             self.heartbeat()
+            if done_count >= collected_at + _COLLECT_EVERY:
+                # The collector is paused (see _collector_paused): free the few young cycles now and then.
+                collected_at = done_count
+                gc.collect(0)
+        if pending_departments is not None:  # an org without departments in scope
+            pending_departments()
 
     def _note(self, records: list[dict[str, Any]]) -> None:
         known = self.known
@@ -694,14 +737,16 @@ class _Puller:
 
     def _stragglers(self, pool: ThreadPoolExecutor, in_scope: set[str], sink: _Sink) -> None:
         """Read the members user/list_id names that no department list gave (user/get each)."""
-        missing = sorted(in_scope - self.known)
+        known = self.known if self._track else sink.known()  # type: ignore[attr-defined]
+        missing = sorted(in_scope - known)
         if not missing:
             return
         self.progress("stragglers", 0, len(missing))
         for start in range(0, len(missing), 100):
             chunk = missing[start:start + 100]
             records = [r for r in pool.map(self._member_detail, chunk) if r is not None]
-            self._note(records)
+            if self._track:
+                self._note(records)
             sink.members(records)
             self.progress("stragglers", start + len(chunk), len(missing))
             self.heartbeat()
@@ -731,6 +776,10 @@ class _WriteSink:
         """Return the member ids written so far."""
         return self.writer.seen
 
+    def known(self) -> set[str]:
+        """Return every userid and open_userid taken so far."""
+        return self.writer.seen | self.writer.open_ids
+
     def departments(self, records: list[dict[str, Any]]) -> None:
         """Write the departments (ones whose name could not be read keep their stored name)."""
         self.dept_ids = {str(r["id"]) for r in records}
@@ -752,6 +801,10 @@ class _CollectSink:
     def departments(self, records: list[dict[str, Any]]) -> None:
         """Keep the departments."""
         self.dept_list = records
+
+    def known(self) -> set[str]:
+        """Return every userid and open_userid taken so far."""
+        return self.seen | {str(r["open_userid"]) for r in self.user_list if r.get("open_userid")}
 
     def members(self, records: list[dict[str, Any]]) -> None:
         """Keep each member once."""

@@ -17,7 +17,7 @@ from jitlite.sandbox.orgdata import Department, Member
 from jitlite.sandbox.testing import Sandbox
 from jitlite.wecom.context import WeComContext
 
-from ..conftest import DEMO_APP  # type: ignore[import-not-found]
+from ..conftest import DEMO_APP
 
 PROXY = "auths.QywxProxyTemp"
 CORP_ELEMENT = "corps.MyQywxProxyCorp"

@@ -13,7 +13,7 @@ from jitlite.sandbox.callbacks import contact_event_xml, contact_info_xml, depar
 from jitlite.sandbox.defaults import DEFAULT_SUITE_ID
 from jitlite.sandbox.testing import Sandbox
 
-from .conftest import (  # type: ignore[import-not-found]
+from .conftest import (
     CORP,
     PROXY,
     SECOND_CORP,

@@ -23,7 +23,7 @@ from jitlite.sandbox.defaults import DEFAULT_CORP_ID, DEFAULT_SUITE_ID
 from jitlite.storage import Q
 from jitlite.wecom.orgsync import OrgSyncBusy
 
-from ..conftest import DEMO_APP, ROOT  # type: ignore[import-not-found]
+from ..conftest import DEMO_APP, ROOT
 
 CORP_ELEMENT = "corps.MyQywxProxyCorp"
 PROXY = "auths.QywxProxyTemp"

@@ -16,7 +16,7 @@ import jitlite
 from jitlite.sandbox.defaults import DEFAULT_SUITE_ID
 from jitlite.sandbox.testing import Sandbox
 
-from .conftest import CORP, PROXY, SECOND_CORP, authorise, second_corp  # type: ignore[import-not-found]
+from .conftest import CORP, PROXY, SECOND_CORP, authorise, second_corp
 
 SEED_MEMBERS = ["member123", "member1", "member2", "manager001", "employee001", "user1", "user2"]
 
@@ -66,7 +66,7 @@ def test_quick_start_and_method_examples(seed_app: jitlite.App, capsys: pytest.C
     assert [d["name"] for d in dept_list][:2] == ["沙盒科技", "研发中心"]
 
     # getAgentId
-    from corps.QywxProxyType import QywxProxyCorp
+    from corps.QywxProxyType import QywxProxyCorp  # type: ignore[import-not-found]  # the App resolves it
 
     agent_id = QywxProxyCorp.getAgentId(CORP, DEFAULT_SUITE_ID)
     print(f"Application ID: {agent_id}")

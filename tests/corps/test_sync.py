@@ -19,7 +19,7 @@ from jitlite.storage import Q
 from jitlite.wecom import RateLimitedError
 from jitlite.wecom.orgsync import OrgSyncBusy
 
-from .conftest import (  # type: ignore[import-not-found]
+from .conftest import (
     CORP,
     CORP_ELEMENT,
     PROXY,

@@ -32,7 +32,7 @@ from jitlite.runtime.errors import ElementBuildError
 from jitlite.wecom import WeComCrypto
 from jitlite.wecom.context import WeComContext
 
-from ..conftest import DEMO_APP  # type: ignore[import-not-found]
+from ..conftest import DEMO_APP
 from .conftest import PROXY, SERVICE
 
 SUITE_ID = "tjsandboxsuite0001"  # the demo app's suite, token and key (its app.json defaults)

@@ -12,7 +12,7 @@ import jitlite
 from jitlite.cli import main
 from jitlite.cli.demo import run_demo
 
-from ..conftest import DEMO_APP  # type: ignore[import-not-found]
+from ..conftest import DEMO_APP
 
 
 def test_demo_runs_twice(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from jitlite.sandbox.defaults import DEFAULT_CORP_ID, DEFAULT_SUITE_ID
 from jitlite.sandbox.testing import Sandbox
 from jitlite.wecom.context import WeComContext
 
-from .conftest import PROXY, service  # type: ignore[import-not-found]
+from .conftest import PROXY, service
 
 CORP = DEFAULT_CORP_ID
 

@@ -85,6 +85,13 @@ def make_inbox(deliveries: ModelManager) -> Iterator[Callable[..., CallbackInbox
         inbox.close()
 
 
+def record(deliveries: ModelManager, record_id: int) -> Row:
+    """Return a stored record, which must exist."""
+    row = deliveries.get(f"Q(id={record_id})")
+    assert row is not None, f"record {record_id} is not stored"
+    return row
+
+
 def delivery(payload: str, channel: str = "a") -> dict[str, Any]:
     return {"channel": channel, "payload": payload, "payloadHash": CallbackInbox.payload_hash(payload)}
 
@@ -130,11 +137,11 @@ def test_the_runner_is_a_seam_that_carries_only_record_ids(make_inbox: Callable[
     accepted = inbox.accept(delivery("<xml>queued</xml>"))
     [runner] = runners
     assert runner.submitted == [accepted.record_id]
-    assert deliveries.get(f"Q(id={accepted.record_id})").status == "pending"
+    assert record(deliveries, accepted.record_id).status == "pending"
     runner.work(accepted.record_id)  # a worker elsewhere runs the task with nothing but the id
-    assert deliveries.get(f"Q(id={accepted.record_id})").status == "done"
+    assert record(deliveries, accepted.record_id).status == "done"
     runner.work(accepted.record_id)  # a duplicate task is a no-op
-    assert deliveries.get(f"Q(id={accepted.record_id})").attempts == 1
+    assert record(deliveries, accepted.record_id).attempts == 1
 
 
 def test_resume_schedules_every_record_left_behind_in_pages(make_inbox: Callable[..., CallbackInbox],
@@ -150,9 +157,13 @@ def test_resume_schedules_every_record_left_behind_in_pages(make_inbox: Callable
                                    {**delivery("<xml>done</xml>"), "status": "done"},
                                    {**delivery("<xml>failed</xml>"), "status": "failed"}])
     runners: list[QueueRunner] = []
-    inbox = make_inbox(runner=lambda work: runners.append(QueueRunner(work)) or runners[-1])
+    def queue(work: Callable[[int], None]) -> QueueRunner:
+        runners.append(QueueRunner(work))
+        return runners[-1]
+
+    inbox = make_inbox(runner=queue)
     assert inbox.resume() == 451
-    payloads = {deliveries.get(f"Q(id={i})").payload for i in runners[0].submitted}
+    payloads = {record(deliveries, i).payload for i in runners[0].submitted}
     assert len(runners[0].submitted) == 451 and "<xml>expired</xml>" in payloads
     assert not payloads & {"<xml>live</xml>", "<xml>done</xml>", "<xml>failed</xml>"}
     assert inbox.sweep() == 1  # fresh pending records are left to their storer; the expired claim is not
@@ -162,7 +173,8 @@ def test_resume_schedules_every_record_left_behind_in_pages(make_inbox: Callable
 
 def test_a_failed_handler_is_recorded_redacted_and_retried(make_inbox: Callable[..., CallbackInbox],
                                                           deliveries: ModelManager) -> None:
-    outcomes = iter([RuntimeError("upstream said corpsecret=abc123def456 is wrong"), "second time lucky"])
+    outcomes: Iterator[Exception | str] = iter([RuntimeError("upstream said corpsecret=abc123def456 is wrong"),
+                                                "second time lucky"])
 
     def flaky(row: Row) -> str:
         outcome = next(outcomes)
@@ -173,7 +185,7 @@ def test_a_failed_handler_is_recorded_redacted_and_retried(make_inbox: Callable[
     inbox = make_inbox(flaky)
     accepted = inbox.accept(delivery("<xml>flaky</xml>"))
     assert inbox.wait_idle(10)
-    row = deliveries.get(f"Q(id={accepted.record_id})")
+    row = record(deliveries, accepted.record_id)
     assert (row.status, row.attempts) == ("failed", 1)
     assert "RuntimeError" in row.lastError and "abc123def456" not in row.lastError
     done = inbox.retry(accepted.record_id)
@@ -208,7 +220,7 @@ def test_only_one_of_many_concurrent_claims_runs_a_record(make_inbox: Callable[.
     for thread in threads:
         thread.join()
     assert calls == [record_id]
-    assert deliveries.get(f"Q(id={record_id})").attempts == 1
+    assert record(deliveries, record_id).attempts == 1
 
 
 def test_a_claim_that_outlived_its_lease_does_not_overwrite_the_new_owners_outcome(
@@ -231,7 +243,7 @@ def test_a_claim_that_outlived_its_lease_does_not_overwrite_the_new_owners_outco
     assert taker.process(record_id)
     release.set()
     assert slow.wait_idle(10)
-    row = deliveries.get(f"Q(id={record_id})")
+    row = record(deliveries, record_id)
     assert (row.status, row.note, row.attempts) == ("done", "taken over", 2)
 
 

@@ -15,7 +15,7 @@ import jitlite
 from jitlite.sandbox.defaults import DEFAULT_CORP_ID, DEFAULT_SUITE_ID, DEFAULT_WECHAT_APPID
 from jitlite.sandbox.testing import Sandbox
 
-from ..conftest import DEMO_APP  # type: ignore[import-not-found]
+from ..conftest import DEMO_APP
 
 INNER = "auths.loginTypes.QywxInnerExample"
 WECHAT = "auths.loginTypes.MyWeChatLogin"

@@ -12,7 +12,7 @@ from jitlite.sandbox.defaults import DEFAULT_AGENT_ID
 from jitlite.sandbox.testing import Sandbox
 from jitlite.web import create_web_app
 
-from .conftest import (  # type: ignore[import-not-found]
+from .conftest import (
     AUTH_SERVICE,
     CORP,
     INNER,

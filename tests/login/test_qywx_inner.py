@@ -19,7 +19,7 @@ from jitlite.sandbox.testing import Sandbox
 from jitlite.storage import Q
 from jitlite.wecom import ConfigurationError, LoginRestartRequired, TokenExpiredError, TransportError
 
-from .conftest import AUTH_SERVICE, CORP, INNER, scan  # type: ignore[import-not-found]
+from .conftest import AUTH_SERVICE, CORP, INNER, scan
 
 SEED_FIELDS = {"userId", "name", "mobile", "email", "avatar", "department", "position", "gender", "status",
                "isLeader"}

@@ -13,7 +13,7 @@ from jitlite.sandbox.testing import Sandbox
 from jitlite.storage import Q
 from jitlite.wecom import NotFoundOrOutOfScope
 
-from .conftest import CORP, INNER  # type: ignore[import-not-found]
+from .conftest import CORP, INNER
 
 START = 1_900_000_000.0
 

@@ -19,7 +19,7 @@ from jitlite.sandbox.defaults import DEFAULT_OPEN_ACCOUNT
 from jitlite.sandbox.testing import Sandbox
 from jitlite.wecom import ConfigurationError, LoginRestartRequired
 
-from .conftest import AUTH_SERVICE, REDIRECT, WECHAT, WX_APP, scan  # type: ignore[import-not-found]
+from .conftest import AUTH_SERVICE, REDIRECT, WECHAT, WX_APP, scan
 
 MODEL = "auths.loginTypes.WeChatType.WeChatAuthModel"
 

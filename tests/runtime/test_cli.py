@@ -8,9 +8,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+import jitlite
 from jitlite.cli import main
 
-from ..conftest import DEMO_APP  # type: ignore[import-not-found]
+from ..conftest import DEMO_APP
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -94,3 +95,13 @@ def test_new_refuses_bad_input(make_app: Callable[..., Path]) -> None:
     run("new", "auths.loginTypes.QywxProxyType", "auths.Twice", "--app", str(root))
     code, _, err = run("new", "auths.loginTypes.QywxProxyType", "auths.Twice", "--app", str(root))
     assert code == 1 and "already exists" in err
+
+
+def test_new_writes_the_class_of_a_type_whose_instances_bring_code(make_app: Callable[..., Path]) -> None:
+    root = make_app({}, app_id="newservice")
+    code, out, _ = run("new", "services.NormalType", "services.Billing", "--app", str(root))
+    assert code == 0 and "services/Billing/__init__.py" in out.replace("\\", "/")
+    init = (root / "services" / "Billing" / "__init__.py").read_text()
+    assert init.startswith("from services.NormalType import NormalService\n\n\nclass Billing(NormalService):")
+    assert run("check", str(root))[0] == 0
+    assert type(jitlite.App(root, environ={}).getElement("services.Billing")).__name__ == "Billing"

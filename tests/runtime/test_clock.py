@@ -156,9 +156,9 @@ def token_cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]
     elif request.param == "memory":
         yield MemoryCache("clock", store=MemoryStore())
     elif request.param == "sqlite":
-        cache = SqliteCache(tmp_path / "cache.db", "clock")
-        yield cache
-        cache.close()
+        sqlite = SqliteCache(tmp_path / "cache.db", "clock")
+        yield sqlite
+        sqlite.close()
     else:
         url = os.environ.get("JITLITE_TEST_REDIS_URL", "")
         if not url:

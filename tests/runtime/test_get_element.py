@@ -12,7 +12,7 @@ import jitlite
 from jitlite import ElementNotFound, InvalidElementName
 from jitlite.meta import Corp, LoginType, ModelElement, Service
 
-from ..conftest import PROXY_CONFIG  # type: ignore[import-not-found]
+from ..conftest import PROXY_CONFIG
 
 
 def test_seed_instances_and_their_properties(demo_app: jitlite.App) -> None:
@@ -82,7 +82,7 @@ def test_bad_full_names_are_rejected_before_any_lookup(demo_app: jitlite.App, ba
 
 def test_non_string_full_name(demo_app: jitlite.App) -> None:
     with pytest.raises(InvalidElementName, match="must be a str"):
-        demo_app.getElement(["auths"])  # type: ignore[arg-type]
+        demo_app.getElement(["auths"])  # type: ignore[call-overload]
 
 
 def test_unknown_full_name_suggests(demo_app: jitlite.App) -> None:

@@ -12,7 +12,7 @@ import pytest
 import jitlite
 from jitlite import ElementLoadError, ElementNotFound
 
-from ..conftest import PROXY_CONFIG, ROOT  # type: ignore[import-not-found]
+from ..conftest import PROXY_CONFIG, ROOT
 
 OVERRIDE_APP = ROOT / "examples" / "override_app"
 
@@ -43,8 +43,9 @@ def test_short_name_imports_resolve_child_first() -> None:
     app = jitlite.App(OVERRIDE_APP, environ={})
     report = app.getElement("services.OrgReport")
     assert report.corpElements() == ["corps.MyQywxProxyCorp"]
-    from auths.loginTypes.QywxProxyType import BrandedQywxProxyAuth  # the app's override wins
-    from corps.QywxProxyType import QywxProxyCorp  # official: one class, whatever name imports it
+    # Element names exist only once an App is built: type checkers cannot see them.
+    from auths.loginTypes.QywxProxyType import BrandedQywxProxyAuth  # type: ignore[import-not-found]
+    from corps.QywxProxyType import QywxProxyCorp  # type: ignore[import-not-found]
 
     assert QywxProxyCorp is sys.modules["jitlite.types.corps.QywxProxyType"].QywxProxyCorp
     assert type(app.getElement("auths.QywxProxyTemp")) is BrandedQywxProxyAuth
@@ -52,7 +53,7 @@ def test_short_name_imports_resolve_child_first() -> None:
 
 def test_short_names_follow_the_active_app(demo_app: jitlite.App) -> None:
     override = jitlite.App(OVERRIDE_APP, environ={})
-    from auths.loginTypes import QywxProxyType as OverriddenModule
+    from auths.loginTypes import QywxProxyType as OverriddenModule  # type: ignore[import-not-found]
 
     assert hasattr(OverriddenModule, "BrandedQywxProxyAuth")
     demo_app.activate()

@@ -16,7 +16,7 @@ import jitlite
 from jitlite import ElementLoadError, Problem
 from jitlite.cli import main
 
-from ..conftest import PROXY_CONFIG  # type: ignore[import-not-found]
+from ..conftest import PROXY_CONFIG
 
 PROXY_LOGIN = {"auths/L/e.json": {"title": "L", "type": "auths.loginTypes.QywxProxyType"},
                "auths/L/L.json": PROXY_CONFIG}

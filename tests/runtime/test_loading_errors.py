@@ -145,7 +145,7 @@ def test_bad_app_json(make_app: Callable[..., Path]) -> None:
 def test_extends_a_missing_app(make_app: Callable[..., Path]) -> None:
     root = make_app({}, extends=["../nowhere"])
     [problem] = load_error(root).problems
-    assert problem.where == "extends"
+    assert problem.where == "extends[0]"
     assert "holds no app.json" in problem.message
 
 

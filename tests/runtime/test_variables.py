@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 
 import jitlite
 
-from ..conftest import PROXY_CONFIG  # type: ignore[import-not-found]
+from ..conftest import PROXY_CONFIG
 
 
 def variable_app(make_app: Callable[..., Path]) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import DEMO_APP, ROOT  # type: ignore[import-not-found]
+from ..conftest import DEMO_APP, ROOT
 
 
 @pytest.mark.slow

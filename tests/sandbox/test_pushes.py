@@ -74,7 +74,8 @@ def test_auth_events(sandbox: Sandbox, api: ApiT, receiver: RecordingReceiver, d
     created = decrypt(receiver.received[-1], DEFAULT_SUITE_ID)
     assert created["InfoType"] == "create_auth" and created["State"] == "st-1"
     permanent = api.permanent_code(created["AuthCode"])
-    assert permanent == state.authorization(DEFAULT_SUITE_ID, DEFAULT_CORP_ID).permanent_code
+    authorization = state.authorization(DEFAULT_SUITE_ID, DEFAULT_CORP_ID)
+    assert authorization is not None and permanent == authorization.permanent_code
 
     state.change_auth(DEFAULT_SUITE_ID, DEFAULT_CORP_ID, allow_party=[2])
     changed = decrypt(receiver.received[-1], DEFAULT_SUITE_ID)
@@ -98,7 +99,9 @@ def test_customized_app_gets_event_style_contact_changes(sandbox: Sandbox, recei
     state = sandbox.state
     state.update_suite(DEFAULT_SUITE_ID, data_callback_url=DATA_URL)
     state.authorize(DEFAULT_SUITE_ID, DEFAULT_CORP_ID)
-    agent_id = state.authorization(DEFAULT_SUITE_ID, DEFAULT_CORP_ID).agent_id
+    authorization = state.authorization(DEFAULT_SUITE_ID, DEFAULT_CORP_ID)
+    assert authorization is not None
+    agent_id = authorization.agent_id
     state.add_member(DEFAULT_CORP_ID, {"userid": "sunli", "name": "孙丽", "department": [4],
                                        "mobile": "13900000001", "position": "工程师", "gender": 2})
     push = receiver.received[-1]

@@ -12,7 +12,7 @@ import pytest
 import jitlite
 from jitlite.sandbox.testing import Sandbox
 
-from ..conftest import DEMO_APP  # type: ignore[import-not-found]
+from ..conftest import DEMO_APP
 
 PROXY_SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
 

@@ -11,7 +11,7 @@ import pytest
 
 import jitlite
 
-from ..conftest import PROXY_CONFIG  # type: ignore[import-not-found]
+from ..conftest import PROXY_CONFIG
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from jitlite.sandbox.defaults import DEFAULT_CORP_ID, DEFAULT_SUITE_ID
 from jitlite.sandbox.testing import Sandbox
 from jitlite.web import create_web_app
 
-from .conftest import PROXY_SERVICE, RecordCapture  # type: ignore[import-not-found]
+from .conftest import PROXY_SERVICE, RecordCapture
 
 PROXY = "auths.QywxProxyTemp"
 AUTH_SERVICE = "auths.services.AuthService"

@@ -13,7 +13,7 @@ from jitlite.runtime import logredact
 from jitlite.runtime.logredact import REDACTED, RedactingFilter, redact, register_secrets
 from jitlite.wecom.errors import redact as wecom_redact
 
-from .conftest import RecordCapture  # type: ignore[import-not-found]
+from .conftest import RecordCapture
 
 FERNET_KEY = "EUsaenyDceog1F827-UDQFhvCe5hQXHX4hyXgUPSxJU="
 
@@ -79,7 +79,7 @@ def test_records_of_any_logger_are_redacted_at_creation(captured: RecordCapture)
     # A record without secrets keeps its template and args (handlers may group by them).
     assert (fourth.msg, fourth.args) == ("plain %s line", ("nothing-secret",))
     # Logger.makeRecord adds extras after the factory: a handler shipping them carries RedactingFilter.
-    assert RedactingFilter().filter(fourth) and fourth.detail == "corpsecret=***"
+    assert RedactingFilter().filter(fourth) and getattr(fourth, "detail", None) == "corpsecret=***"
 
 
 def test_exception_text_is_redacted_and_raw_exception_dropped(captured: RecordCapture) -> None:

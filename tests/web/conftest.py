@@ -11,13 +11,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 import jitlite
 from jitlite.sandbox.defaults import DEFAULT_CORP_ID, DEFAULT_SUITE_ID
 from jitlite.sandbox.testing import Sandbox
 from jitlite.web import create_web_app
 
-from ..conftest import DEMO_APP  # type: ignore[import-not-found]
+from ..conftest import DEMO_APP
 
 PROXY = "auths.QywxProxyTemp"
 SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
@@ -73,6 +74,27 @@ def demo(open_demo: Callable[..., jitlite.App], sandbox: Sandbox) -> jitlite.App
 def web(demo: jitlite.App) -> FlaskClient:
     """A Flask test client of the demo app's web layer."""
     return create_web_app(demo).test_client()
+
+
+INNER = "auths.loginTypes.QywxInnerExample"
+WECHAT = "auths.loginTypes.MyWeChatLogin"
+
+
+def through_provider(web: FlaskClient, sandbox: Sandbox, start: TestResponse, pick: dict[str, str]) -> TestResponse:
+    """Follow a login start (302 to the sandbox), "scan" on the sandbox page, and return the callback's answer."""
+    assert start.status_code == 302, start.get_data(as_text=True)
+    with sandbox.client() as browser:
+        back = browser.post(start.headers["Location"], data=pick)
+    assert back.status_code == 302, back.text
+    parts = urlsplit(back.headers["location"])
+    return web.get(f"{parts.path}?{parts.query}")
+
+
+def browser_login(web: FlaskClient, sandbox: Sandbox, name: str = PROXY, userid: str = "wangfang",
+                  **query: str) -> TestResponse:
+    """Log in through /login/<name> and the sandbox's page as a WeCom member (or, for WeChat, a WeChat user)."""
+    pick = {"user": userid} if name == WECHAT else {"userid": userid}
+    return through_provider(web, sandbox, web.get(f"/login/{name}", query_string=query), pick)
 
 
 def qr_login(web: FlaskClient, sandbox: Sandbox, userid: str = "wangfang") -> tuple[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import PROXY, copy_demo  # type: ignore[import-not-found]
+from .conftest import PROXY, copy_demo
 
 HUGE = 256 * 1024 * 1024  # bytes offered per request
 CHUNK = b"x" * (1024 * 1024)

@@ -134,8 +134,7 @@ def test_settings_configure_ttl_and_limit_and_bad_values_name_the_setting() -> N
     store = MemoryCache("settings", store=MemoryStore())
 
     def element(**settings: Any) -> Any:
-        return SimpleNamespace(app=SimpleNamespace(settings=settings), fullName=SCOPE,
-                               getElement=lambda name: store)
+        return SimpleNamespace(app=SimpleNamespace(settings=settings, defaultCache=lambda: store), fullName=SCOPE)
 
     default = LoginStates.of(element())
     assert (default.ttl, default.limit, default.scope) == (DEFAULT_STATE_TTL, DEFAULT_STATE_LIMIT, SCOPE)

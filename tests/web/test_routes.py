@@ -17,7 +17,7 @@ from jitlite.sandbox.testing import Sandbox
 from jitlite.storage import Q
 from jitlite.web import create_web_app
 
-from .conftest import (  # type: ignore[import-not-found]
+from .conftest import (
     AUTH_SERVICE,
     CORP,
     PROXY,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import base64
+import functools
 import random
 import re
 import string
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypedDict
 
-import defusedxml.ElementTree as DefusedET
+import defusedxml.ElementTree as DefusedET  # type: ignore[import-untyped]
 import pytest
 import wechatpy.crypto.base as wechatpy_base
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -85,7 +86,15 @@ def raw_encrypt(plaintext: bytes, key: str = KEY) -> str:
     return base64.b64encode(encryptor.update(plaintext) + encryptor.finalize()).decode()
 
 
-def signed(crypto: WeComCrypto, encrypt: str, nonce: str = "n1", timestamp: str = str(NOW)) -> dict[str, str]:
+class Signed(TypedDict):
+    """The query arguments of a signed callback: ``decrypt_message(body, **signed(...))``."""
+
+    msg_signature: str
+    timestamp: str
+    nonce: str
+
+
+def signed(crypto: WeComCrypto, encrypt: str, nonce: str = "n1", timestamp: str = str(NOW)) -> Signed:
     return {"msg_signature": crypto.signature(timestamp, nonce, encrypt), "timestamp": timestamp, "nonce": nonce}
 
 
@@ -206,14 +215,18 @@ def test_we_encrypt_wechatpy_decrypts_many_random_messages() -> None:
         assert ours.decrypt_message(wire, msg_signature_of(wire), str(timestamp), nonce).xml == xml
 
 
+def _fixed_bytes(prefix: str, count: int) -> bytes:
+    return prefix.encode()
+
+
 def test_ciphertext_is_byte_for_byte_wechatpys_given_the_same_random_prefix() -> None:
     rng = random.Random(3)
     for _ in range(50):
         prefix = "".join(rng.choice(string.ascii_letters) for _ in range(16))
         text = random_text(rng, rng.randint(0, 200))
         prp = PrpCrypto(base64.b64decode(KEY + "="))
-        prp.get_random_string = lambda prefix=prefix: prefix  # type: ignore[method-assign]
-        ours = WeComCrypto(TOKEN, KEY, random_bytes=lambda n, prefix=prefix: prefix.encode())
+        prp.get_random_string = lambda prefix=prefix: prefix
+        ours = WeComCrypto(TOKEN, KEY, random_bytes=functools.partial(_fixed_bytes, prefix))
         assert ours.encrypt(text, SUITE_ID) == prp.encrypt(text, SUITE_ID).decode()
 
 
@@ -222,11 +235,11 @@ def test_envelope_matches_wechatpys_layout() -> None:
     theirs = WeChatCrypto(TOKEN, KEY, SUITE_ID)
     theirs_prp_random = "0123456789abcdef"
     original = wechatpy_base.BasePrpCrypto.get_random_string
-    wechatpy_base.BasePrpCrypto.get_random_string = lambda self: theirs_prp_random  # type: ignore[method-assign]
+    wechatpy_base.BasePrpCrypto.get_random_string = lambda self: theirs_prp_random
     try:
         expected = theirs.encrypt_message("<xml><A>1</A></xml>", "nonce9", "1700000000")
     finally:
-        wechatpy_base.BasePrpCrypto.get_random_string = original  # type: ignore[method-assign]
+        wechatpy_base.BasePrpCrypto.get_random_string = original
     assert ours.encrypt_message("<xml><A>1</A></xml>", "nonce9", 1700000000, SUITE_ID) == expected
 
 
@@ -349,7 +362,7 @@ def test_plaintext_shorter_than_header() -> None:
     crypto = make()
     encrypt = raw_encrypt(b"r" * 16 + bytes([16]) * 16)
     with pytest.raises(MalformedCiphertext, match="header"):
-        crypto.verify_url(**{"echostr": encrypt, **signed(crypto, encrypt)})
+        crypto.verify_url(echostr=encrypt, **signed(crypto, encrypt))
 
 
 def test_decrypted_text_must_be_utf8() -> None:
@@ -358,7 +371,7 @@ def test_decrypted_text_must_be_utf8() -> None:
     pad = 32 - len(body) % 32
     encrypt = raw_encrypt(body + bytes([pad]) * pad)
     with pytest.raises(MalformedCiphertext, match="UTF-8"):
-        crypto.verify_url(**{"echostr": encrypt, **signed(crypto, encrypt)})
+        crypto.verify_url(echostr=encrypt, **signed(crypto, encrypt))
 
 
 def test_stale_and_future_timestamps() -> None:

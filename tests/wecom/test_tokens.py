@@ -6,7 +6,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -76,7 +76,7 @@ def upstream() -> Upstream:
 
 
 @pytest.fixture
-def make_corp(upstream: Upstream, tokens: TokenManager) -> Callable[..., CorpClient]:
+def make_corp(upstream: Upstream, tokens: TokenManager) -> Iterator[Callable[..., CorpClient]]:
     made: list[CorpClient] = []
 
     def make(corp_id: str = "wwA", secret: str = "secret-A-123456", manager: TokenManager | None = None) -> CorpClient:

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from jitlite.runtime.schema import ConfigModel, WeComId, refers_to
+from jitlite.runtime.schema import ConfigModel, refers_to
 from jitlite.runtime.schema import Declaration as BaseDeclaration
+from jitlite.wecom.fields import WeComId
 
 __all__ = ["Config", "Declaration"]
 

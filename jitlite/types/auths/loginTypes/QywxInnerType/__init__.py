@@ -18,6 +18,7 @@ import threading
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from jitlite.meta.routes import ADMIN, CORP, ApiFunctions
 from jitlite.meta.wecom_login import WeComCorpLogin
 from jitlite.runtime import clock
 from jitlite.runtime.errors import AuthError
@@ -69,6 +70,10 @@ class QywxInnerAuth(WeComCorpLogin):
     """A WeCom self-built app: QR login on the PC and password-free login in the workbench."""
 
     authModelName: ClassVar[str] = "QywxInnerAuthModel"
+    #: Over HTTP: the login entries, members' details for members of the corp, syncs for admins.
+    #: Never getAccessToken: the app's token stays on the server.
+    apiFunctions: ClassVar[ApiFunctions] = {**WeComCorpLogin.apiFunctions, "getUserInfo": CORP,
+                                            "syncUserInfo": ADMIN, "syncDepartmentInfo": ADMIN}
     config: Config
 
     def onLoad(self) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from jitlite.runtime.schema import AgentId, ConfigModel, HttpUrlStr, NonEmptyStr, Secret, WeComId
+from jitlite.runtime.schema import ConfigModel, HttpUrlStr, NonEmptyStr, Secret
+from jitlite.wecom.fields import AgentId, WeComId
 
 __all__ = ["Config"]
 

@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, ClassVar
+from urllib.parse import quote, urlencode
 
 from jitlite.meta.auths import NotACorpMember
 from jitlite.meta.login_states import DEFAULT_STATE_TTL
+from jitlite.meta.replies import Reply
+from jitlite.meta.routes import Inbound, Route, RouteNotFound
 from jitlite.meta.wecom_login import CodeOwner, WeComCorpLogin, code_owner
 from jitlite.runtime import clock
 from jitlite.runtime.errors import AuthError, CorpNotAuthorized
@@ -30,12 +35,18 @@ from jitlite.wecom.login_urls import wecom_web_login_url
 
 from .schema import Config
 
-__all__ = ["LOGIN_TYPES", "STATE_TTL", "QywxProxyAuth"]
+__all__ = ["CALLBACK_BODY_LIMIT", "LOGIN_TYPES", "SERVICE", "STATE_TTL", "QywxProxyAuth"]
 
 log = logging.getLogger("jitlite.qywx_proxy")
 
 LOGIN_TYPES = ("qr", "workbench", "ServiceApp")
 STATE_TTL = DEFAULT_STATE_TTL  # seconds an OAuth state stays valid unless settings.loginStateTtlSeconds
+TYPE_NAME = "auths.loginTypes.QywxProxyType"
+SERVICE = f"{TYPE_NAME}.services.QywxProxyAuthService"
+#: Bytes of a callback body read at most (WeCom's are a few KiB of encrypted XML).
+CALLBACK_BODY_LIMIT = 64 * 1024
+_ORG_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+_NO_ORG = "no organisation has this code"
 
 
 def _utc(seconds: float | None = None) -> datetime:
@@ -48,7 +59,14 @@ class QywxProxyAuth(WeComCorpLogin):
 
     authModelName: ClassVar[str] = "QywxProxyAuthModel"
     loginTypes: ClassVar[tuple[str, ...]] = LOGIN_TYPES
+    loginEntries: ClassVar[tuple[str, ...]] = ("qr", "ServiceApp", "workbench", "orgCode")
+    callbackServiceName: ClassVar[str] = SERVICE
     config: Config
+
+    @classmethod
+    def webRoutes(cls, app: Any) -> list[Route]:
+        """Return the suite callbacks, the workbench and organisation-code entries this Type serves."""
+        return _routes(app)
 
     def onLoad(self) -> None:
         """Prepare the callback crypto and the clients' shared context."""
@@ -59,7 +77,7 @@ class QywxProxyAuth(WeComCorpLogin):
             auth.encodingAESKey.get_secret_value(),
             None,  # receive-ids are checked by the service against the suite and its corps
             timestamp_window=int(self.app.settings.get("callbackTimestampWindow", 300)),
-            nonce_cache=self.getElement("caches.Default"),
+            nonce_cache=self.app.defaultCache(),
         )
         self._clients: dict[tuple[str, str], ProxyCorpClient] = {}
         self._clients_lock = threading.Lock()
@@ -147,6 +165,26 @@ class QywxProxyAuth(WeComCorpLogin):
         """Return the suite's WeCom web-login URL (``login_type=ServiceApp``): the user scans, then picks a corp."""
         return wecom_web_login_url(self.context.host("wecomLoginBaseUrl"), login_type="ServiceApp",
                                    appid=self.suiteId, redirect_uri=redirectUri, state=state or self.createState())
+
+    def buildLoginUrl(self, redirectUri: str, state: str, *, corpId: str | None = None,
+                      loginType: str | None = None) -> str:
+        """Return the corp's QR login URL, the workbench OAuth URL, or the suite's own (``ServiceApp``) login page.
+
+        Without a corp (none named and no ``corpId`` in the config) the suite's login page is used,
+        where the member's corp is picked by scanning.
+        """
+        if self._service_app(corpId, loginType):
+            return self.buildServiceLoginUrl(redirectUri, state)
+        return super().buildLoginUrl(redirectUri, state, corpId=corpId, loginType=loginType)
+
+    def redirectContext(self, binding: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the corp and loginType of a redirect (ServiceApp when the state named no corp and none is set)."""
+        if self._service_app(binding.get("corpId"), binding.get("loginType")):
+            return {"corpId": None, "loginType": "ServiceApp"}
+        return super().redirectContext(binding)
+
+    def _service_app(self, corpId: str | None, loginType: str | None) -> bool:
+        return loginType == "ServiceApp" or (loginType in (None, "qr") and not (corpId or self.defaultCorpId()))
 
     # -- login ---------------------------------------------------------------------------------
 
@@ -253,3 +291,69 @@ class QywxProxyAuth(WeComCorpLogin):
             raise CorpNotAuthorized(f"corp {corpId} has no authorisation of suite {self.suiteId} to change")
         model.createOrUpdateMany([{"suiteId": self.suiteId, "corpId": corpId, **changes}],
                                  uniqueFields=["suiteId", "corpId"])
+
+
+# -- the URLs this Type serves (mounted by jitlite.web; plain values in, a Reply out) ---------------
+
+
+def _routes(app: Any) -> list[Route]:
+    def proxies() -> list[str]:
+        return app.instancesOf(TYPE_NAME)
+
+    def service() -> Any:
+        return app.getElement(SERVICE)
+
+    def callback(request: Inbound) -> Reply:
+        name = request.args.get("authFullName")
+        if name is not None and name not in proxies():  # checked against the index: nothing is built
+            raise RouteNotFound(f"no {TYPE_NAME} login element has this name")
+        body = request.body if request.method == "POST" else None
+        answer: Reply = service().answerCallback(request.query, body, authFullName=name)
+        return answer
+
+    def workbench(request: Inbound) -> Reply:
+        query = request.query
+        corp_id, code = query.get("corpId") or query.get("appid"), query.get("code")
+        name = query.get("authFullName")
+        if not corp_id or not code:
+            raise ValueError("invalid request query: corpId (or appid) and code are required")
+        if name is not None and name not in proxies():
+            raise RouteNotFound(f"no {TYPE_NAME} login element has this name")
+        return Reply.json(service().loginByWorkbench(corpId=corp_id, code=code, platform=query.get("platform", "app"),
+                                                     authFullName=name))
+
+    def org_config(code: str) -> dict[str, Any]:
+        if not _ORG_CODE.fullmatch(code):
+            raise RouteNotFound(_NO_ORG)
+        try:
+            found: dict[str, Any] = service().getLoginConfigByCode(code)
+        except AuthError as exc:
+            if type(exc) is AuthError:  # "unknown organisation code"; subclasses keep their status
+                raise RouteNotFound(_NO_ORG) from None
+            raise
+        return found
+
+    def org_code(request: Inbound) -> Reply:
+        return Reply.json(org_config(request.args["code"]))
+
+    def org_login(request: Inbound) -> Reply:
+        code = request.args.get("code") or request.query.get("code") or ""
+        if "code" not in request.args:  # the login page's form: on to the canonical URL
+            if not _ORG_CODE.fullmatch(code):
+                raise RouteNotFound(_NO_ORG)
+            rest = urlencode({k: v for k, v in request.query.items() if k == "next"})
+            return Reply.redirect(f"/login/org/{code}" + (f"?{rest}" if rest else ""))
+        config = org_config(code)
+        query = {"corpId": config["corpId"], "loginType": "qr",
+                 **{k: v for k, v in request.query.items() if k == "next"}}
+        return Reply.redirect(f"/login/{quote(config['authFullName'])}?{urlencode(query)}")
+
+    return [
+        Route("/callbacks/qywx-proxy", ("GET", "POST"), callback, "qywx-proxy-callback", CALLBACK_BODY_LIMIT),
+        Route("/callbacks/qywx-proxy/<authFullName>", ("GET", "POST"), callback, "qywx-proxy-callback-of",
+              CALLBACK_BODY_LIMIT),
+        Route("/auth/qywx-proxy/workbench", ("GET",), workbench, "qywx-proxy-workbench"),
+        Route("/auth/org/<code>", ("GET",), org_code, "qywx-proxy-org-code"),
+        Route("/login/org", ("GET",), org_login, "qywx-proxy-org-login-form", page=True),
+        Route("/login/org/<code>", ("GET",), org_login, "qywx-proxy-org-login", page=True),
+    ]

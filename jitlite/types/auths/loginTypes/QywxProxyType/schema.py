@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from jitlite.runtime.schema import CallbackToken, ConfigModel, EncodingAESKey, Secret, WeComId
+from jitlite.runtime.schema import ConfigModel, Secret
+from jitlite.wecom.fields import CallbackToken, EncodingAESKey, WeComId
 
 __all__ = ["AuthConfig", "Config"]
 

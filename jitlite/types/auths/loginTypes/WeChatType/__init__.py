@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from jitlite.meta.auths import WECHAT, Identity, LoginType, UnknownUser
+from jitlite.meta.routes import SELF, ApiFunctions
 from jitlite.runtime import clock
 from jitlite.runtime.errors import AuthError, ElementBuildError
 from jitlite.runtime.schema import MASK
@@ -44,6 +45,10 @@ class WeChatAuth(LoginType):
     """A WeChat Open Platform website app: QR login, bind and unbind."""
 
     authModelName: ClassVar[str] = "WeChatAuthModel"
+    #: Over HTTP a caller binds and unbinds their own WeChat account (an admin, anyone's).
+    apiFunctions: ClassVar[ApiFunctions] = {**LoginType.apiFunctions, "bind": SELF, "unbind": SELF}
+    loginEntries: ClassVar[tuple[str, ...]] = ("qr",)
+    loginLabel: ClassVar[tuple[str, str]] = ("微信扫码登录", "Log in with WeChat")
     config: Config
     declaration: Declaration
 
@@ -106,6 +111,13 @@ class WeChatAuth(LoginType):
         self.requireActive()
         return wechat_qrconnect_url(self.context.host("wechatOpenBaseUrl"), appid=self.appId,
                                     redirect_uri=redirectUri, state=state or self.issueState())
+
+    def buildLoginUrl(self, redirectUri: str, state: str, *, corpId: str | None = None,
+                      loginType: str | None = None) -> str:
+        """Return the WeChat QR login URL coming back to ``redirectUri`` (WeChat logins have no corp)."""
+        if loginType not in (None, "qr"):
+            raise ValueError(f"WeChat login has no loginType {loginType!r}")
+        return self.buildQrConnectUrl(redirectUri, state)
 
     # -- the client ----------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from jitlite.runtime.schema import ConfigModel, NonEmptyStr, Secret, WeComId
+from jitlite.runtime.schema import ConfigModel, NonEmptyStr, Secret
 from jitlite.runtime.schema import Declaration as BaseDeclaration
+from jitlite.wecom.fields import WeComId
 
 __all__ = ["AuthConfig", "Config", "Declaration"]
 

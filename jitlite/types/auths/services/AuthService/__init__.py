@@ -18,7 +18,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from jitlite.meta.auths import (
     WECOM,
@@ -28,6 +28,7 @@ from jitlite.meta.auths import (
     RegistrationClosed,
     UnknownUser,
 )
+from jitlite.meta.routes import PUBLIC, ApiFunctions
 from jitlite.meta.services import Service
 from jitlite.runtime import clock as runtime_clock
 from jitlite.runtime.errors import LoginCodeInvalid, SessionInvalid
@@ -53,6 +54,10 @@ def _digest(secret: str) -> str:
 
 class AuthService(Service):
     """Users and their identities, login codes and session tokens."""
+
+    #: Over HTTP only the steps a front end takes with what it holds (a login code, a session
+    #: token); users and identities are managed by server code.
+    apiFunctions: ClassVar[ApiFunctions] = {"exchangeLoginCode": PUBLIC, "getSession": PUBLIC, "logout": PUBLIC}
 
     def clock(self) -> datetime:
         """Return the current time, timezone-aware UTC, from the app's one clock (``jitlite.runtime.clock``)."""

@@ -8,6 +8,12 @@ acknowledged and not processed twice; a record whose worker died is taken over w
 (at start-up and by a periodic sweep); a record that failed stays ``failed`` with its error until
 ``retryCallBack`` runs it again.
 
+``answerCallback(query, body)`` does the work on plain values and returns a
+:class:`~jitlite.meta.replies.Reply`; the web layer mounts it (this Type's ``webRoutes`` and JitAi's
+``/api/…/QywxProxyAuthService/notify``). ``notify(...)`` keeps the seed's contract — called as the
+seed writes it, in a Flask request or outside one, it returns a Flask ``Response`` — by handing the
+reply to the web layer's one edge adapter, imported only when ``notify`` is called.
+
 Settings: ``callbackLeaseSeconds`` (default 300) is how long a claim lasts unless its worker renews it;
 ``callbackSweepSeconds`` (default 60; 0 turns it off) is how often a process looks for expired claims
 and records left pending.
@@ -17,11 +23,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
-
-from flask import Response, has_request_context, request
+from typing import Any, ClassVar
 
 from jitlite.meta.inbox import (
     DEFAULT_LEASE_SECONDS,
@@ -29,6 +33,8 @@ from jitlite.meta.inbox import (
     CallbackInbox,
     InboxUnavailable,
 )
+from jitlite.meta.replies import Reply
+from jitlite.meta.routes import ADMIN, PUBLIC, ApiFunction, ApiFunctions
 from jitlite.meta.services import Service
 from jitlite.runtime import clock
 from jitlite.runtime.errors import AuthError, CorpNotAuthorized
@@ -54,12 +60,23 @@ ORG_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 Handler = Callable[[Any, dict[str, str]], str]
 
 
-def _plain(text: str, status: int) -> Response:
-    return Response(text, status=status, mimetype="text/plain")
+def _plain(text: str, status: int) -> Reply:
+    return Reply.plain(text, status)
 
 
 class QywxProxyAuthService(Service):
     """Receives WeCom's suite callbacks and logs members in from the workbench."""
+
+    #: What JitAi's HTTP API may call: the callback (answered raw), the login entries, and for the
+    #: app's admins the organisation codes and callback retries.
+    apiFunctions: ClassVar[ApiFunctions] = {
+        "notify": ApiFunction("public", raw="answerCallback", body_limit=CALLBACK_BODY_LIMIT),
+        "loginByWorkbench": PUBLIC,
+        "getLoginConfigByCode": PUBLIC,
+        "getLoginConfig": PUBLIC,
+        "setCode": ADMIN,
+        "retryCallBack": ADMIN,
+    }
 
     def onLoad(self) -> None:
         """Open the callback inbox and resume the records a stopped or killed process left behind."""
@@ -116,21 +133,36 @@ class QywxProxyAuthService(Service):
         echostr: str | None = None,
         body: bytes | str | None = None,
         authFullName: str | None = None,
-    ) -> Response:
-        """Answer a WeCom callback: URL verification (with echostr) or an event (the XML body).
+    ) -> Any:
+        """Answer a WeCom callback with a Flask ``Response``: URL verification (echostr) or an event (the XML body).
 
         Without ``body``, the body of the current Flask request is read, at most 64 KiB of it.
         """
+        # The one place a Type meets the web framework, imported only when asked for a Flask answer.
+        from jitlite.web.replies import current_request_body, to_response
+
+        if body is None and echostr is None:
+            limit = max([CALLBACK_BODY_LIMIT, *(i.crypto.max_body_bytes for i in self.instances())])
+            try:
+                body = current_request_body(limit)
+            except BodyTooLarge as exc:
+                return to_response(self._reject(exc))
+        query = {name: value for name, value in (("nonce", nonce), ("msg_signature", msg_signature),
+                                                 ("timestamp", timestamp), ("echostr", echostr)) if value is not None}
+        return to_response(self.answerCallback(query, body, authFullName=authFullName))
+
+    def answerCallback(self, query: Mapping[str, str], body: bytes | str | None = None,
+                       authFullName: str | None = None) -> Reply:
+        """Answer a WeCom callback from plain values: the query (nonce, msg_signature, timestamp, echostr), the body."""
+        nonce, msg_signature, timestamp = query.get("nonce"), query.get("msg_signature"), query.get("timestamp")
+        echostr = query.get("echostr")
         if not (nonce and msg_signature and timestamp):
             return _plain("missing msg_signature, timestamp or nonce", 400)
         candidates = [i for i in self.instances() if authFullName is None or i.fullName == authFullName]
         if echostr is not None:
             return self._verify_url(candidates, msg_signature, timestamp, nonce, echostr)
         if body is None:
-            read = self._read_request_body(candidates)
-            if isinstance(read, Response):
-                return read
-            body = read
+            return _plain("missing callback body", 400)
         try:
             instance, message = self._decrypt(candidates, body, msg_signature, timestamp, nonce)
         except CallbackError as exc:
@@ -145,20 +177,7 @@ class QywxProxyAuthService(Service):
             return _plain("invalid callback", 403)
         return self._store(instance, message, timestamp, nonce)
 
-    def _read_request_body(self, candidates: list[Any]) -> bytes | Response:
-        """Read the current request's body, refusing (413) one over the bound before reading it all."""
-        if not has_request_context():
-            return _plain("missing callback body", 400)
-        limit = max([CALLBACK_BODY_LIMIT, *(i.crypto.max_body_bytes for i in candidates)])
-        declared = request.content_length
-        if declared is not None and declared > limit:
-            return self._reject(BodyTooLarge(f"the body is {declared} bytes, over the {limit}-byte limit"))
-        data = request.stream.read(limit + 1)
-        if len(data) > limit:
-            return self._reject(BodyTooLarge(f"the body is over the {limit}-byte limit"))
-        return data
-
-    def _verify_url(self, candidates: list[Any], signature: str, timestamp: str, nonce: str, echostr: str) -> Response:
+    def _verify_url(self, candidates: list[Any], signature: str, timestamp: str, nonce: str, echostr: str) -> Reply:
         """Answer URL verification with the plain echostr; it spends no nonce a POST will need."""
         for instance in candidates:
             try:
@@ -193,13 +212,13 @@ class QywxProxyAuthService(Service):
                 continue
         raise SignatureMismatch("no suite's Token matches the signature")
 
-    def _reject(self, exc: CallbackError) -> Response:
+    def _reject(self, exc: CallbackError) -> Reply:
         """Refuse a bad callback: log which check failed, tell the sender nothing more."""
         log.warning("callback refused: %s: %s", type(exc).__name__, exc)
         status = 413 if isinstance(exc, BodyTooLarge) else 403 if isinstance(exc, SignatureMismatch) else 400
         return _plain("invalid callback", status)
 
-    def _unavailable(self, instance: Any, exc: Exception) -> Response:
+    def _unavailable(self, instance: Any, exc: Exception) -> Reply:
         """Answer 503 (WeCom retries) when the callback cannot be checked or stored; never "success"."""
         detail = (str(exc).splitlines() or [""])[0]  # drivers append the SQL and its parameters
         log.error("callback for %s not stored, answered 503 so that WeCom delivers it again: %s: %s",
@@ -214,7 +233,7 @@ class QywxProxyAuthService(Service):
             return True
         return instance.authModel.get(Q(suiteId=instance.suiteId, corpId=receive_id)) is not None
 
-    def _store(self, instance: Any, message: DecryptedMessage, timestamp: str, nonce: str) -> Response:
+    def _store(self, instance: Any, message: DecryptedMessage, timestamp: str, nonce: str) -> Reply:
         """Persist the callback (once per payload), answer, and only then spend its nonce."""
         fields = message.fields
         is_event = fields.get("MsgType") == "event"

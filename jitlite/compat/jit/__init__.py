@@ -1,0 +1,1 @@
+"""JitAi's ``jit`` package as far as element code uses it: ``jit.errcode``, ``jit.commons.utils.logger``."""

@@ -1,0 +1,1 @@
+"""``jit.commons``: JitAi's shared helpers that element code imports."""

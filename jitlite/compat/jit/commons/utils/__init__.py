@@ -1,0 +1,1 @@
+"""``jit.commons.utils``: JitAi's utilities that element code imports."""

@@ -1,0 +1,1 @@
+"""Services of auths.loginTypes.QywxProxyType (its callback and workbench service)."""

@@ -20,6 +20,7 @@ import dataclasses
 import gc
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ __all__ = [
     "organisations",
     "organisations_for",
     "reconcile",
+    "sync_in_background",
+    "wait_background_syncs",
 ]
 
 log = logging.getLogger("jitlite.corps")
@@ -491,6 +494,42 @@ def organisations(app: App) -> list[Corp]:
                     covered.add((login_name, corp_id))
                     found.append(cls.forCorp(corp_id, authFullName=login_name, app=app))
     return found
+
+
+def sync_in_background(app: App, authFullName: str, corpId: str) -> list[threading.Thread]:
+    """Start the first sync of the organisations of a corp that just authorised ``authFullName``'s suite.
+
+    Each runs on a daemon thread, so the callback that asked for it is done at once; a sync that a
+    stopped process cuts short is picked up by the next :func:`reconcile` once its lease expires.
+    The callback services call this after create_auth when the setting ``syncOnAuthorise`` is true.
+    """
+    started = []
+    running: list[threading.Thread] = app.shared("jitlite.corps.background", list)
+    for corp in organisations_for(app, authFullName, corpId):
+        thread = threading.Thread(target=_first_sync, args=(corp,), name=f"jitlite-first-sync-{corpId}", daemon=True)
+        running[:] = [t for t in running if t.is_alive()] + [thread]
+        thread.start()
+        started.append(thread)
+    return started
+
+
+def _first_sync(corp: Corp) -> None:
+    try:
+        report = corp.initCorp() if isinstance(corp, WeComCorp) else corp.syncCorp()
+        log.info("first sync of %s: %s", corp.corpFullName, report)
+    except Exception:  # recorded in the organisation's sync state; the next reconcile tries again
+        log.warning("first sync of %s failed", corp.corpFullName, exc_info=True)
+
+
+def wait_background_syncs(app: App, timeout: float = 30.0) -> bool:
+    """Wait until the background syncs of :func:`sync_in_background` end; False if time ran out."""
+    deadline = time.monotonic() + timeout
+    running: list[threading.Thread] = app.shared("jitlite.corps.background", list)
+    for thread in list(running):
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            return False
+    return True
 
 
 @dataclass

@@ -40,6 +40,7 @@ from werkzeug.exceptions import BadRequest, Forbidden, MethodNotAllowed, NotFoun
 from jitlite.meta.replies import Reply, to_plain
 from jitlite.meta.routes import ApiFunction
 from jitlite.runtime.app import App
+from jitlite.runtime.classes import INIT_FILE
 from jitlite.runtime.errors import ElementNotFound, InvalidElementName
 
 from .bodies import read_body
@@ -90,7 +91,8 @@ def _declared(app: App, full_name: str, function: str) -> ApiFunction | None:
 def _element_class(app: App, full_name: str) -> type:
     """Return an instance element's class: its Type's (nothing built), or its own (built, as any call would)."""
     spec = app.spec(full_name)
-    if any(s.declaration.className for s in spec.override_chain()) or spec.type_spec is None:
+    # Code of its own (className, or JitAi's same-name export from __init__.py): the class is its own.
+    if spec.type_spec is None or any(s.declaration.className or INIT_FILE in s.files for s in spec.override_chain()):
         return type(app.getElement(full_name))
     found = app.getElement(spec.type_spec.full_name)
     return found if isinstance(found, type) else type(found)

@@ -452,8 +452,17 @@ class _MemberWriter:
         self.seen: set[str] = set()
         self.open_ids: set[str] = set()
         self._buffer: list[dict[str, Any]] = []
-        self.snapshot = store.member_snapshot()
-        self._identities = store.identity_map()
+        # Read at the first flush, while the first member lists are being fetched.
+        self._snapshot: dict[str, tuple[bytes, str | None, str]] | None = None
+        self._identities: dict[str, str] = {}
+
+    @property
+    def snapshot(self) -> dict[str, tuple[bytes, str | None, str]]:
+        """Return the stored members not matched yet (read on first use)."""
+        if self._snapshot is None:
+            self._snapshot = self.store.member_snapshot()
+            self._identities = self.store.identity_map()
+        return self._snapshot
 
     def add(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Take WeCom member records (duplicates of members already taken are ignored)."""
@@ -474,7 +483,8 @@ class _MemberWriter:
         if not self._buffer:
             return
         batch, self._buffer = self._buffer, []
-        report, snapshot, identities = self.report, self.snapshot, self._identities
+        report, snapshot = self.report, self.snapshot
+        identities = self._identities
         register = self.store.registerUsers
         report.members += len(batch)
         created: list[dict[str, Any]] = []

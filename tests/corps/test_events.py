@@ -146,6 +146,7 @@ def test_events_route_to_runtime_corps_and_odd_events_are_noted(app: jitlite.App
     assert "never synced" in last.note
     runtime.syncCorp()
     sandbox.state.update_member(SECOND_CORP, "sunli", position="市场总监")
+    wait_callbacks(app)
     assert runtime.getMember("sunli").position == "市场总监"
     assert members_of(runtime)["sunli"]["name"] == "孙丽丽"
     deliver(app, contact_event_xml(SECOND_CORP, int(time.time()), "update_tag", [("TagId", "1")]), SECOND_CORP)

@@ -25,6 +25,8 @@ def test_wheel_install_gives_the_command_and_the_official_types(tmp_path: Path) 
                      "jitlite/types/auths/loginTypes/Meta/e.json",
                      "jitlite/types/auths/loginTypes/QywxProxyType/services/QywxProxyAuthService/e.json",
                      "jitlite/types/corps/QywxProxyType/schema.py",
+                     "jitlite/compat/jit/errcode.py",
+                     "jitlite/compat/jit/commons/utils/logger.py",
                      "jitlite/py.typed"):
         assert required in names, f"{required} is missing from the wheel"
     assert not any(name.startswith(("tests/", "elements/")) for name in names)

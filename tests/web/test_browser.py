@@ -43,7 +43,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 NOTIFY = "/api/local/jitliteDemo/auths/loginTypes/QywxProxyType/services/QywxProxyAuthService/notify"
 
 
-def chromium_path() -> str:
+@pytest.fixture
+def chromium() -> str:
     """Return Debian's chromium, or skip (fail under CI=true) when it or Playwright is missing."""
     found = os.environ.get("JITLITE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     missing = [] if found else ["Debian's chromium (bash .ci/browser installs it)"]
@@ -124,11 +125,11 @@ def log_out(page: Any, site: Site) -> None:
     page.wait_for_url(f"{site.url}/login")
 
 
-def test_a_person_logs_in_three_ways_and_an_admin_retries_a_callback(site: Site) -> None:
+def test_a_person_logs_in_three_ways_and_an_admin_retries_a_callback(chromium: str, site: Site) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
         try:
             context = browser.new_context(viewport={"width": 1200, "height": 860}, locale="zh-CN")
             page = context.new_page()

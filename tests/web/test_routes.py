@@ -84,6 +84,10 @@ def test_workbench_login_answers_a_session_not_to_be_cached(web: FlaskClient, sa
     assert answer.get_json()["token"] and answer.get_json()["wecomUserId"] == "lina"
     assert answer.headers["Cache-Control"] == "no-store"
     json_error(web.get("/auth/qywx-proxy/workbench", query_string={"corpId": CORP}), 400)
+    json_error(web.get("/auth/qywx-proxy/workbench", query_string={"corpId": "w" * 65, "code": code}), 400)
+    json_error(web.get("/auth/qywx-proxy/workbench", query_string={"corpId": CORP, "code": "c" * 513}), 400)
+    json_error(web.get("/auth/qywx-proxy/workbench", query_string={"corpId": CORP, "code": code,
+                                                                   "platform": "desktop"}), 400)
     json_error(web.get("/auth/qywx-proxy/workbench", query_string={"corpId": CORP, "code": code,
                                                                    "authFullName": "auths.services.AuthService"}), 404)
 

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
-from jitlite.meta.auths import NotACorpMember
+from jitlite.meta.auths import MAX_CODE_LENGTH, NotACorpMember
 from jitlite.meta.login_states import DEFAULT_STATE_TTL
 from jitlite.meta.replies import Reply
 from jitlite.meta.routes import Inbound, Route, RouteNotFound
@@ -46,6 +46,7 @@ SERVICE = f"{TYPE_NAME}.services.QywxProxyAuthService"
 #: Bytes of a callback body read at most (WeCom's are a few KiB of encrypted XML).
 CALLBACK_BODY_LIMIT = 64 * 1024
 _ORG_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+_CORP_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _NO_ORG = "no organisation has this code"
 
 
@@ -317,6 +318,8 @@ def _routes(app: Any) -> list[Route]:
         name = query.get("authFullName")
         if not corp_id or not code:
             raise ValueError("invalid request query: corpId (or appid) and code are required")
+        if not _CORP_ID.fullmatch(corp_id) or len(code) > MAX_CODE_LENGTH:
+            raise ValueError("invalid request query: corpId must be a WeCom corp id and code a WeCom code")
         if name is not None and name not in proxies():
             raise RouteNotFound(f"no {TYPE_NAME} login element has this name")
         return Reply.json(service().loginByWorkbench(corpId=corp_id, code=code, platform=query.get("platform", "app"),

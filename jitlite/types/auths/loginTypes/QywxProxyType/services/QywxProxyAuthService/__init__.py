@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from jitlite.meta.corps import Corp, organisations_for, sync_in_background
 from jitlite.meta.inbox import (
     DEFAULT_LEASE_SECONDS,
     DEFAULT_SWEEP_SECONDS,
@@ -36,6 +37,7 @@ from jitlite.meta.inbox import (
 from jitlite.meta.replies import Reply
 from jitlite.meta.routes import ADMIN, PUBLIC, ApiFunction, ApiFunctions
 from jitlite.meta.services import Service
+from jitlite.types.auths.services.AuthService import PLATFORMS
 from jitlite.runtime import clock
 from jitlite.runtime.errors import AuthError, CorpNotAuthorized
 from jitlite.storage import ConstraintError, Q, Row
@@ -307,7 +309,11 @@ class QywxProxyAuthService(Service):
 
     def _on_auth_code(self, instance: Any, fields: dict[str, str]) -> str:
         corp_id = instance.applyAuthCode(fields["AuthCode"], _event_time(fields))
-        return f"permanent code stored for {corp_id}"
+        note = f"permanent code stored for {corp_id}"
+        if fields.get("InfoType") == "create_auth" and self.app.settings.get("syncOnAuthorise"):
+            started = sync_in_background(self.app, instance.fullName, corp_id)
+            note += f"; first sync of {len(started)} organisation(s) started"
+        return note
 
     def _on_change_auth(self, instance: Any, fields: dict[str, str]) -> str:
         instance.applyChangeAuth(fields["AuthCorpId"], _event_time(fields))
@@ -319,13 +325,10 @@ class QywxProxyAuthService(Service):
 
     def _on_change_contact(self, instance: Any, fields: dict[str, str]) -> str:
         corp_id = fields.get("AuthCorpId") or fields.get("ToUserName") or ""
-        handled = 0
-        for name in self.app.instancesOf("corps.QywxProxyType"):
-            corp = self.getElement(name)
-            if corp.corpId == corp_id and corp.authFullName == instance.fullName and hasattr(corp, "onContactChange"):
-                corp.onContactChange(fields)
-                handled += 1
-        return f"handed to {handled} organisation element(s)" if handled else f"no organisation element syncs {corp_id}"
+        # Folder organisations of the corp, else the one made at run time (corps.Meta's Corp contract).
+        corps: list[Corp] = organisations_for(self.app, instance.fullName, corp_id)
+        notes = [f"{corp.corpFullName}: {corp.onContactChange(fields)}" for corp in corps]
+        return "; ".join(notes) if notes else f"no organisation serves {corp_id}"
 
     def _on_unknown(self, instance: Any, fields: dict[str, str]) -> str:
         return "recorded; jitlite has no handler for this event"
@@ -350,6 +353,8 @@ class QywxProxyAuthService(Service):
         self, corpId: str, code: str, platform: str = "app", authFullName: str | None = None
     ) -> dict[str, Any]:
         """Log a member in from the WeCom workbench: user info and a session token."""
+        if platform not in PLATFORMS:  # before the one-time code is spent
+            raise ValueError(f"platform must be one of {', '.join(PLATFORMS)}, not {platform!r}")
         instance = self._instance_for_corp(corpId, authFullName)
         user, member = instance.loginMember(corpId, code, "workbench")
         session = self.getElement("auths.services.AuthService").openSession(user.userId, corpId, platform)

@@ -96,6 +96,24 @@ class QywxProxyAuth(WeComCorpLogin):
         """Return the default corp id of this login configuration, if one is set."""
         return self.config.corpId
 
+    def servesCorp(self, corpId: str) -> bool:
+        """Tell whether this element logs in members of ``corpId``: every corp, unless its config names one."""
+        return not self.corpId or self.corpId == corpId
+
+    def requireServes(self, corpId: str) -> None:
+        """Raise CorpNotAuthorized unless this element logs in members of ``corpId``."""
+        if not self.servesCorp(corpId):
+            raise CorpNotAuthorized(
+                f"{self.fullName} logs in members of corp {self.corpId} only, not {corpId}; use the login "
+                f"element configured for {corpId}, or one of suite {self.suiteId} without a corpId")
+
+    def checkLoginRequest(self, code: str, *, corpId: str | None = None, loginType: str | None = None,
+                          **context: Any) -> None:
+        """Check the request as every WeCom login does, and that the corp is one this element serves."""
+        super().checkLoginRequest(code, corpId=corpId, loginType=loginType, **context)
+        if corpId:
+            self.requireServes(corpId)
+
     @property
     def authModel(self) -> Any:
         """Return the model element of the corps that authorised the suite."""
@@ -221,6 +239,7 @@ class QywxProxyAuth(WeComCorpLogin):
                                  f"{self.suiteId}, so cannot log in here")
         if corpId and corp != corpId:
             raise AuthError(f"the login code is for corp {corp}, not {corpId}; start the login again")
+        self.requireServes(str(corp))
         self.corpAuth(str(corp))  # an authorised, active corp only
         return code_owner(info, str(corp))
 

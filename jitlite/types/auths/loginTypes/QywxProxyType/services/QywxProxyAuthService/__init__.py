@@ -37,10 +37,11 @@ from jitlite.meta.inbox import (
 from jitlite.meta.replies import Reply
 from jitlite.meta.routes import ADMIN, PUBLIC, ApiFunction, ApiFunctions
 from jitlite.meta.services import Service
-from jitlite.types.auths.services.AuthService import PLATFORMS
 from jitlite.runtime import clock
 from jitlite.runtime.errors import AuthError, CorpNotAuthorized
 from jitlite.storage import ConstraintError, Q, Row
+from jitlite.tasks.runner import inbox_runner
+from jitlite.types.auths.services.AuthService import PLATFORMS
 from jitlite.wecom import (
     BodyTooLarge,
     CallbackError,
@@ -94,7 +95,8 @@ class QywxProxyAuthService(Service):
         self.inbox = CallbackInbox(
             self.records, self._handle, name="qywx-proxy-callbacks",
             lease_seconds=self._seconds_setting("callbackLeaseSeconds", DEFAULT_LEASE_SECONDS, positive=True),
-            sweep_seconds=self._seconds_setting("callbackSweepSeconds", DEFAULT_SWEEP_SECONDS, positive=False))
+            sweep_seconds=self._seconds_setting("callbackSweepSeconds", DEFAULT_SWEEP_SECONDS, positive=False),
+            runner=inbox_runner(self.app, self.fullName))  # settings taskQueue: in process, or Celery
         try:
             resumed = self.inbox.resume()
         except BaseException:
@@ -336,18 +338,38 @@ class QywxProxyAuthService(Service):
     # -- workbench login and organisation codes ------------------------------------------------
 
     def _instance_for_corp(self, corpId: str, authFullName: str | None) -> Any:
+        """Return the login element that serves a corp: named, or found through the suite the corp authorised.
+
+        Several elements may share one suite (one per enterprise, as ``QywxProxyCompanyA``/``…B``/``…Default``):
+        the one whose ``corpId`` is the corp wins, else the suite's element without a ``corpId``.
+        """
         if authFullName is not None:
-            return self._instance(authFullName)
+            instance = self._instance(authFullName)
+            instance.requireServes(corpId)
+            return instance
         rows = self.getElement(f"{TYPE_NAME}.QywxProxyAuthModel").query(
             Q(corpId=corpId, status="active"), fieldList=["suiteId"], size=100)["rowDatas"]
-        suites = {r.suiteId for r in rows}
-        instances = [i for i in self.instances() if i.suiteId in suites]
-        if not instances:
-            raise CorpNotAuthorized(f"corp {corpId} has not authorised any suite of this app")
-        if len(instances) > 1:
-            raise ValueError(f"corp {corpId} authorised several suites ({', '.join(sorted(suites))}); "
+        suites = sorted({r.suiteId for r in rows} & {i.suiteId for i in self.instances()})
+        if not suites:
+            raise CorpNotAuthorized(f"corp {corpId} has not authorised any suite of this app (or cancelled its "
+                                    "authorisation); an admin of the corp must install the app first")
+        if len(suites) > 1:
+            raise ValueError(f"corp {corpId} authorised several suites ({', '.join(suites)}); "
                              "pass authFullName to say which login element to use")
-        return instances[0]
+        return self._serving(suites[0], corpId)
+
+    def _serving(self, suiteId: str, corpId: str) -> Any:
+        """Return the element of a suite for a corp: the one naming the corp, else the first without a corpId."""
+        of_suite = sorted((i for i in self.instances() if i.suiteId == suiteId), key=lambda i: i.fullName)
+        for instance in of_suite:
+            if instance.corpId == corpId:
+                return instance
+        for instance in of_suite:
+            if not instance.corpId:
+                return instance
+        names = ", ".join(f"{i.fullName} ({i.corpId})" for i in of_suite)
+        raise CorpNotAuthorized(f"corp {corpId} authorised suite {suiteId}, but every login element of that suite "
+                                f"serves another corp: {names}; add one with \"corpId\": \"{corpId}\" or none")
 
     def loginByWorkbench(
         self, corpId: str, code: str, platform: str = "app", authFullName: str | None = None

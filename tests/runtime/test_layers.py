@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,12 +15,19 @@ from jitlite import ElementLoadError, ElementNotFound
 
 from ..conftest import PROXY_CONFIG, ROOT
 
-OVERRIDE_APP = ROOT / "examples" / "override_app"
+
+@pytest.fixture
+def override_app(tmp_path: Path) -> Path:
+    """Copy the override example and the demo app it extends, so no test writes into the repository."""
+    ignore = shutil.ignore_patterns("appData", "jitlite.toml", "__pycache__")
+    shutil.copytree(ROOT / "elements", tmp_path / "elements", ignore=ignore)
+    shutil.copytree(ROOT / "examples" / "override_app", tmp_path / "examples" / "override_app", ignore=ignore)
+    return tmp_path / "examples" / "override_app"
 
 
-def test_override_official_type_by_subclassing(caplog: pytest.LogCaptureFixture) -> None:
+def test_override_official_type_by_subclassing(caplog: pytest.LogCaptureFixture, override_app: Path) -> None:
     with caplog.at_level(logging.WARNING, logger="jitlite.loader"):
-        app = jitlite.App(OVERRIDE_APP, environ={})
+        app = jitlite.App(override_app, environ={})
     login = app.getElement("auths.QywxProxyTemp")
     official = sys.modules["jitlite.types.auths.loginTypes.QywxProxyType"].QywxProxyAuth
     assert type(login).__name__ == "BrandedQywxProxyAuth"
@@ -33,14 +41,14 @@ def test_override_official_type_by_subclassing(caplog: pytest.LogCaptureFixture)
     assert len(overrides) == 1
     assert overrides[0].startswith("auths.loginTypes.QywxProxyType from app 'overrideExample'")
     assert "overrides the one from jitlite's official elements" in overrides[0]
-    assert str(OVERRIDE_APP / "auths" / "loginTypes" / "QywxProxyType") in overrides[0]
+    assert str(override_app / "auths" / "loginTypes" / "QywxProxyType") in overrides[0]
     # The children of the official Type are still there.
     assert app.getElement("auths.loginTypes.QywxProxyType.services.QywxProxyAuthService")
     assert app.layers == ["official", "jitliteDemo", "overrideExample"]
 
 
-def test_short_name_imports_resolve_child_first() -> None:
-    app = jitlite.App(OVERRIDE_APP, environ={})
+def test_short_name_imports_resolve_child_first(override_app: Path) -> None:
+    app = jitlite.App(override_app, environ={})
     report = app.getElement("services.OrgReport")
     assert report.corpElements() == ["corps.MyQywxProxyCorp"]
     # Element names exist only once an App is built: type checkers cannot see them.
@@ -51,8 +59,8 @@ def test_short_name_imports_resolve_child_first() -> None:
     assert type(app.getElement("auths.QywxProxyTemp")) is BrandedQywxProxyAuth
 
 
-def test_short_names_follow_the_active_app(demo_app: jitlite.App) -> None:
-    override = jitlite.App(OVERRIDE_APP, environ={})
+def test_short_names_follow_the_active_app(demo_app: jitlite.App, override_app: Path) -> None:
+    override = jitlite.App(override_app, environ={})
     from auths.loginTypes import QywxProxyType as OverriddenModule  # type: ignore[import-not-found]
 
     assert hasattr(OverriddenModule, "BrandedQywxProxyAuth")

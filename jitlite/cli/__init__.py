@@ -1,17 +1,19 @@
-"""The ``jitlite`` command: list, check, show and scaffold elements; run the demo."""
+"""The ``jitlite`` command: list, check, show and scaffold elements; serve an app; run the demo."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from ..runtime.app import App
-from ..runtime.errors import ElementLoadError, ElementNotFound, InvalidElementName
+from ..runtime.errors import ElementBuildError, ElementLoadError, ElementNotFound, InvalidElementName, Problem
+from .appopt import app_options, resolve_app
 
 __all__ = ["main"]
 
@@ -19,18 +21,27 @@ __all__ = ["main"]
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-APP_ARG = click.argument("app_path", metavar="[APP]", default=".", type=click.Path(file_okay=False, path_type=Path))
-APP_OPT = click.option("--app", "app_path", default=".", show_default=True, metavar="APP",
-                       type=click.Path(file_okay=False, path_type=Path), help="The app folder.")
+APP_OPTIONS = app_options(positional=True)
+APP_OPTION = app_options(positional=False)
+JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
-def _open(app_path: Path) -> App:
-    """Open the app or exit 1 with every start-up problem."""
+def _open(app_path: Path | None) -> App:
+    """Open the app (the default one if None) or exit 1 with every start-up problem."""
     try:
-        return App(app_path)
+        return App(resolve_app(app_path))
     except ElementLoadError as exc:
         err_console.print(str(exc), markup=False)
         sys.exit(1)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _problem_json(problem: Problem) -> dict[str, str]:
+    return {"element": problem.full_name, "file": problem.path, "field": problem.where,
+            "message": problem.message, "fix": problem.fix}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,52 +51,83 @@ def main() -> None:
 
 
 @main.command("list")
-@APP_ARG
-def list_elements(app_path: Path) -> None:
-    """List every element of APP: fullName, kind, type, layer and title."""
+@APP_OPTIONS
+@JSON_OPT
+def list_elements(app_path: Path, as_json: bool) -> None:
+    """List every element of the app: fullName, kind, type, layer and title."""
     app = _open(app_path)
+    rows = [{"fullName": s.full_name, "kind": s.kind, "type": s.type_name, "layer": s.layer.name,
+             "title": s.declaration.title} for s in app.specs()]
+    if as_json:
+        _echo_json({"appId": app.appId, "title": app.title, "layers": app.layers, "elements": rows})
+        return
     table = Table(title=f"{app.title} ({app.appId}) — layers: {' → '.join(app.layers)}")
     for column in ("fullName", "kind", "type", "layer", "title"):
         table.add_column(column, overflow="fold")
-    for spec in app.specs():
-        table.add_row(spec.full_name, spec.kind, spec.type_name or "—", spec.layer.name, spec.declaration.title)
+    for row in rows:
+        table.add_row(*(str(row[c] or "—") for c in ("fullName", "kind", "type", "layer", "title")))
     console.print(table)
 
 
 @main.command()
-@APP_ARG
-def check(app_path: Path) -> None:
-    """Validate every element of APP and import every class; exit 1 listing each problem."""
-    app = _open(app_path)
-    failures = app.checkClasses()
-    if failures:
-        err_console.print(f"{len(failures)} element(s) cannot be built:", markup=False)
-        for failure in failures:
-            err_console.print(f"- {failure}", markup=False)
+@APP_OPTIONS
+@JSON_OPT
+def check(app_path: Path, as_json: bool) -> None:
+    """Validate every element of the app and import every class; exit 1 listing each problem."""
+    try:
+        app = App(app_path)
+    except ElementLoadError as exc:
+        if as_json:
+            _echo_json({"ok": False, "problems": [_problem_json(p) for p in exc.problems]})
+        else:
+            err_console.print(str(exc), markup=False)
         sys.exit(1)
+    problems: list[dict[str, str]] = []
+    for spec in app.specs():
+        try:
+            app._class_of(spec)  # what checkClasses does, keeping which element failed
+        except ElementBuildError as exc:
+            problems.append({"element": spec.full_name, "file": str(spec.folder), "field": "",
+                             "message": str(exc), "fix": "fix the element's code (the message names the cause)"})
     specs = app.specs()
     instances = sum(1 for s in specs if s.kind == "instance")
+    if as_json:
+        _echo_json({"ok": not problems, "appId": app.appId, "elements": len(specs), "instances": instances,
+                    "layers": app.layers, "problems": problems})
+        if problems:
+            sys.exit(1)
+        return
+    if problems:
+        err_console.print(f"{len(problems)} element(s) cannot be built:", markup=False)
+        for problem in problems:
+            err_console.print(f"- {problem['message']}", markup=False)
+        sys.exit(1)
     console.print(f"OK: app {app.appId!r} — {len(specs)} elements ({instances} instances) in layers "
                   f"{' → '.join(app.layers)}", markup=False)
 
 
 @main.command()
 @click.argument("full_name", metavar="FULLNAME")
-@APP_OPT
-def show(full_name: str, app_path: Path) -> None:
+@APP_OPTION
+@JSON_OPT
+def show(full_name: str, app_path: Path, as_json: bool) -> None:
     """Show one element's declaration and business config, secrets masked."""
     app = _open(app_path)
     try:
-        console.print_json(json.dumps(app.describe(full_name), ensure_ascii=False, default=str))
+        described = app.describe(full_name)
     except (ElementNotFound, InvalidElementName) as exc:
         err_console.print(str(exc), markup=False)
         sys.exit(1)
+    if as_json:
+        _echo_json(described)
+    else:
+        console.print_json(json.dumps(described, ensure_ascii=False, default=str))
 
 
 @main.command()
 @click.argument("type_name", metavar="TYPE")
 @click.argument("full_name", metavar="NAME")
-@APP_OPT
+@APP_OPTION
 def new(type_name: str, full_name: str, app_path: Path) -> None:
     """Create the folder of a new instance NAME (a fullName) of TYPE, from the Type's schema."""
     from ..runtime.index import build_index
@@ -125,27 +167,6 @@ def keygen() -> None:
 
 
 @main.command()
-@click.argument("app_path", metavar="[APP]", default="elements",
-                type=click.Path(file_okay=False, path_type=Path))
-@click.option("--member", default="wangfang", show_default=True, help="The sandbox member who logs in.")
-def demo(app_path: Path, member: str) -> None:
-    """Run the default app end to end against an in-process sandbox (no network)."""
-    from .demo import run_demo
-
-    app = _open(app_path)
-    failures = app.checkClasses()
-    if failures:
-        for failure in failures:
-            err_console.print(f"- {failure}", markup=False)
-        sys.exit(1)
-    console.print(f"{app.title}: layers {' → '.join(app.layers)}; data in {app.appDataDir}", markup=False)
-    result = run_demo(app, console, member)
-    console.rule()
-    console.print(f"Demo done: user {result['userId']} logged in to {result['corpId']} by QR code and from the "
-                  "workbench.", markup=False)
-
-
-@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (no auth: keep loopback).")
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--org", "org_file", type=click.Path(dir_okay=False, exists=True), help="A JSON org file.")
@@ -169,3 +190,18 @@ def sandbox(host: str, port: int, org_file: str | None, members: int | None, dep
 from .sync import sync as _sync_command  # noqa: E402 - its module imports this one's helpers
 
 main.add_command(_sync_command)
+from .callbacks import callbacks as _callbacks_command  # noqa: E402
+from .demo import demo as _demo_command  # noqa: E402
+from .init import init as _init_command  # noqa: E402
+from .serve import serve as _serve_command  # noqa: E402
+
+main.add_command(_callbacks_command)
+main.add_command(_demo_command)
+main.add_command(_init_command)
+main.add_command(_serve_command)
+
+from .worker import beat as _beat_command  # noqa: E402 - Celery is imported only when they run
+from .worker import worker as _worker_command  # noqa: E402
+
+main.add_command(_worker_command)
+main.add_command(_beat_command)

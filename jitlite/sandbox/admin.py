@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 
-from jitlite.sandbox._web import json_response, sandbox_state
+from jitlite.sandbox._web import EXTENSION, json_response, sandbox_state
+from jitlite.sandbox.callbacks import UrlCheck, verify_url
 from jitlite.sandbox.errors import ApiError, SandboxError
 
-__all__ = ["bp"]
+__all__ = ["bp", "record_url_check", "url_checks"]
 
 bp = Blueprint("sandbox_admin", __name__, url_prefix="/sandbox")
 
@@ -87,6 +88,69 @@ def update_suite(suite_id: str) -> Response:
     """Change a suite (callback_url, data_callback_url, kind, home_url, ...)."""
     suite = sandbox_state().update_suite(suite_id, **_body())
     return _done(suite=suite.to_dict())
+
+
+_URL_CHECKS = "jitlite_sandbox_url_checks"
+_URL_CHECKS_KEPT = 20  # verifications remembered per suite
+
+
+def url_checks(app: Flask | None = None) -> dict[str, list[UrlCheck]]:
+    """Return the callback URL verifications of a sandbox app (the one handling the request), by suite id."""
+    checks: dict[str, list[UrlCheck]] = (app or current_app).extensions.setdefault(_URL_CHECKS, {})
+    return checks
+
+
+def record_url_check(app: Flask, suite_id: str, check: UrlCheck) -> None:
+    """Keep a verification done outside a request (the server's --callback-url at start-up)."""
+    state = app.extensions[EXTENSION]
+    with state.lock:
+        kept = url_checks(app).setdefault(suite_id, [])
+        kept.append(check)
+        del kept[:-_URL_CHECKS_KEPT]
+
+
+@bp.post("/suites/<suite_id>/callback-url")
+def set_callback_url(suite_id: str) -> Response:
+    """Register a suite's callback URL (and optionally data_callback_url) after WeCom's URL verification.
+
+    Each URL is sent a GET with an encrypted echostr at once; only if every one answers the decrypted
+    echostr is the suite changed (as WeCom refuses to save a URL that fails). The result of each check
+    is kept (GET answers them); a failure answers 400 with the checks.
+    """
+    data = _pick(_body(), "callback_url", optional=("data_callback_url", "timeout"))
+    timeout = data.get("timeout", 5.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 30:
+        raise SandboxError("timeout must be a number of seconds in (0, 30]")
+    state = sandbox_state()
+    suite = state.suite(suite_id)
+    urls = {"callback_url": data["callback_url"]}
+    if data.get("data_callback_url"):
+        urls["data_callback_url"] = data["data_callback_url"]
+    for value in urls.values():
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise SandboxError("callback URLs must be http(s) URLs")
+    checks = {key: verify_url(url, suite.token, suite.encoding_aes_key, suite.suite_id, timeout=float(timeout),
+                              transport=state.push_transport) for key, url in urls.items()}
+    with state.lock:
+        kept = url_checks().setdefault(suite_id, [])
+        kept.extend(checks.values())
+        del kept[:-_URL_CHECKS_KEPT]
+    answer = {key: check.to_dict() for key, check in checks.items()}
+    if not all(check.ok for check in checks.values()):
+        failed = "; ".join(f"{c.url}: {c.error}" for c in checks.values() if not c.ok)
+        return json_response({"error": f"URL verification failed: {failed}", "checks": answer}, 400)
+    changed = state.update_suite(suite_id, **urls)
+    return _done(suite=changed.to_dict(), checks=answer)
+
+
+@bp.get("/suites/<suite_id>/callback-url")
+def callback_url_checks(suite_id: str) -> Response:
+    """Return a suite's callback URLs and the verifications done for it, oldest first."""
+    state = sandbox_state()
+    with state.lock:
+        suite = state.suite(suite_id)
+        checks = [c.to_dict() for c in url_checks().get(suite_id, [])]
+    return _done(callback_url=suite.callback_url, data_callback_url=suite.data_callback_url, checks=checks)
 
 
 @bp.post("/apps")

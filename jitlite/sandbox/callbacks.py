@@ -16,9 +16,9 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -31,11 +31,13 @@ __all__ = [
     "Push",
     "Pusher",
     "TicketThread",
+    "UrlCheck",
     "contact_event_xml",
     "contact_info_xml",
     "department_fields",
     "info_xml",
     "member_fields",
+    "verify_url",
 ]
 
 Field = tuple[str, "str | int"]
@@ -285,3 +287,59 @@ class TicketThread:
                 _log.exception("the sandbox could not push suite tickets")
             if self._stop.wait(self.interval):
                 break
+
+
+_ECHO_ANSWER_LIMIT = 1024  # an echostr answer is a short number; read no more than this of it
+
+
+@dataclass(frozen=True)
+class UrlCheck:
+    """The outcome of WeCom's URL verification (a GET with an encrypted echostr) against one callback URL."""
+
+    url: str
+    ok: bool
+    status: int | None
+    error: str | None
+    elapsed: float
+    time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the check as JSON-ready values."""
+        return asdict(self)
+
+
+def verify_url(url: str, token: str, encoding_aes_key: str, receive_id: str, *, timeout: float = 5.0,
+               transport: httpx.BaseTransport | None = None, now: Callable[[], float] = time.time) -> UrlCheck:
+    """Verify a callback URL as WeCom does before saving it: GET it with an encrypted echostr; pass if it answers
+    the decrypted echostr, byte for byte, with HTTP 200.
+    """
+    crypto = _encryptor(token, encoding_aes_key)
+    echo = str(secrets.randbelow(10**18))
+    timestamp = str(int(now()))
+    nonce = str(secrets.randbelow(10**10))
+    encrypted = crypto.encrypt(echo, receive_id)
+    query = {"msg_signature": crypto.signature(timestamp, nonce, encrypted), "timestamp": timestamp,
+             "nonce": nonce, "echostr": encrypted}
+    status: int | None = None
+    error: str | None = None
+    started = time.monotonic()
+    try:
+        with httpx.Client(transport=transport, timeout=timeout) as client, \
+                client.stream("GET", httpx.URL(url).copy_merge_params(query)) as response:
+            status = response.status_code
+            answer = b""
+            for chunk in response.iter_bytes():
+                answer += chunk
+                if len(answer) > _ECHO_ANSWER_LIMIT:
+                    break
+        if status != 200:
+            error = f"answered HTTP {status}, not 200"
+        elif answer != echo.encode("ascii"):
+            error = "did not answer the decrypted echostr (check the Token and EncodingAESKey the app uses)"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # an in-process receiver that crashes would have answered 500 over a network
+        _log.warning("the receiver of the URL verification of %s raised", url, exc_info=True)
+        error = f"{type(exc).__name__}: {exc}"
+    return UrlCheck(url=url, ok=error is None, status=status, error=error, elapsed=time.monotonic() - started,
+                    time=now())

@@ -11,15 +11,18 @@ import sys
 import threading
 from typing import Any
 
+from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from jitlite.sandbox import defaults
+from jitlite.sandbox import defaults, index
+from jitlite.sandbox.admin import record_url_check
 from jitlite.sandbox.app import create_sandbox
+from jitlite.sandbox.callbacks import verify_url
 from jitlite.sandbox.errors import SandboxError
 from jitlite.sandbox.orgdata import generate_org, load_org
 from jitlite.sandbox.state import SandboxState
 
-__all__ = ["SandboxServer", "build_state", "serve"]
+__all__ = ["SandboxServer", "build_state", "create_server_app", "serve"]
 
 
 def build_state(org_file: str | os.PathLike[str] | None = None, members: int | None = None,
@@ -41,12 +44,19 @@ def build_state(org_file: str | os.PathLike[str] | None = None, members: int | N
     return state
 
 
+def create_server_app(state: SandboxState) -> Flask:
+    """Return the sandbox app as the server serves it: the APIs, pages and admin API, and the front page at /."""
+    app = create_sandbox(state)
+    app.register_blueprint(index.bp)
+    return app
+
+
 class SandboxServer:
     """A sandbox served by werkzeug on a background thread; `with SandboxServer() as s: s.url`."""
 
     def __init__(self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = state if state is not None else SandboxState.with_defaults()
-        self.app = create_sandbox(self.state)
+        self.app = create_server_app(self.state)
         self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="jitlite-sandbox-http",
                                         daemon=True)
@@ -77,6 +87,18 @@ class SandboxServer:
         self.stop()
 
 
+def _verify_at_start(flask_app: Flask, state: SandboxState, url: str, base: str) -> None:
+    """Verify the default suite's --callback-url as WeCom would, and say how it went (the app may start later)."""
+    suite = state.suite(defaults.DEFAULT_SUITE_ID)
+    check = verify_url(url, suite.token, suite.encoding_aes_key, suite.suite_id, transport=state.push_transport)
+    record_url_check(flask_app, suite.suite_id, check)
+    if check.ok:
+        print(f"callback URL {url} verified (echostr)", file=sys.stderr)
+    else:
+        print(f"warning: callback URL {url} failed verification: {check.error}; once the app answers, verify it "
+              f"again: POST {base}/sandbox/suites/{suite.suite_id}/callback-url", file=sys.stderr)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -100,14 +122,18 @@ def serve(host: str = "127.0.0.1", port: int = 8765, org_file: str | os.PathLike
     if quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     state = build_state(org_file, members, depts, seed, ticket_interval or 600.0, callback_url)
-    server = make_server(host, port, create_sandbox(state), threaded=True)
+    flask_app = create_server_app(state)
+    server = make_server(host, port, flask_app, threaded=True)
     bound_host, bound_port = (str(part) for part in server.server_address[:2])
     corps = ", ".join(f"{c.corp_id} ({len(c.members)} members)" for c in state.org.corps.values())
-    print(f"jitlite sandbox on http://{bound_host}:{bound_port} — corps: {corps}", file=sys.stderr)
-    if ticket_interval:
-        state.start_ticket_thread(ticket_interval)
+    print(f"jitlite sandbox on http://{bound_host}:{bound_port} — corps: {corps}; open it for the demo credentials",
+          file=sys.stderr)
     _stop_on_signals()
     try:
+        if callback_url is not None:
+            _verify_at_start(flask_app, state, callback_url, f"http://{bound_host}:{bound_port}")
+        if ticket_interval:
+            state.start_ticket_thread(ticket_interval)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -24,3 +24,15 @@ def test_benchmark_runs(name: str) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     last = json.loads(result.stdout.strip().splitlines()[-1])
     assert last["bench"] == name and last["ratio"] > 0
+
+
+def test_callbacks_embedded_benchmark_runs_and_loses_nothing() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "callbacks_load.py"), "--embedded", "--count", "60"],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    *_, details_line, last_line = result.stdout.strip().splitlines()
+    last, details = json.loads(last_line), json.loads(details_line)
+    assert set(last) == {"bench", "per_s", "baseline_per_s", "ratio"}
+    assert last["bench"] == "callbacks_embedded" and last["ratio"] > 0
+    assert (details["recorded"], details["lost"], details["duplicates_processed"], details["not_done"]) == (60, 0, 0, 0)
+    assert details["deliveries"] == 66  # 10% delivered twice

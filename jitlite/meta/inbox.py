@@ -201,6 +201,11 @@ class CallbackInbox:
         self._scheduled: set[int] = set()  # ids on this process's runner, so a sweep does not queue them twice
         self._lock = threading.Lock()
         self._runner = (runner or (lambda work: ThreadRunner(work, name=name)))(self._run_scheduled)
+        # A runner whose work runs elsewhere (a task queue) reads outcomes from the records.
+        self._local = bool(getattr(self._runner, "local", True))
+        bind = getattr(self._runner, "bind", None)
+        if callable(bind):
+            bind(self)
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=_tick, args=(weakref.ref(self), self._stop, self._tick_seconds()),
                                         name=f"{name}-sweep", daemon=True)
@@ -268,6 +273,9 @@ class CallbackInbox:
 
     def schedule(self, record_id: int) -> None:
         """Hand a record to the runner unless this process already has it queued."""
+        if not self._local:  # a queue elsewhere: the claim makes a second delivery a no-op
+            self._runner.submit(record_id)
+            return
         with self._lock:
             if record_id in self._scheduled:
                 return
@@ -421,8 +429,22 @@ class CallbackInbox:
         return taken
 
     def resume(self) -> int:
-        """Schedule what a stopped or killed process left behind (call at start-up); return how many."""
-        return self.sweep(pending_grace=timedelta(0))
+        """Schedule what a stopped or killed process left behind (call at start-up); return how many.
+
+        With a task queue, records younger than a lease are left alone: other processes sent them
+        and the queue holds them (every web and worker process starts this way).
+        """
+        return self.sweep(pending_grace=timedelta(0) if self._local else None)
+
+    def settled(self, record_ids: list[int]) -> list[int]:
+        """Return which of the records are done or failed."""
+        settled: list[int] = []
+        for start in range(0, len(record_ids), _SWEEP_PAGE):
+            page = record_ids[start:start + _SWEEP_PAGE]
+            rows = self.records.query(Q(id__in=page, status__in=["done", "failed"]), fieldList=["id"],
+                                      size=len(page))["rowDatas"]
+            settled.extend(row.id for row in rows)
+        return settled
 
     def _tick(self, sweep_due: bool) -> None:
         """One round of the background ticker: renew leases, and sweep when due."""

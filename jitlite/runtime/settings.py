@@ -76,6 +76,11 @@ register_setting("callbackLeaseSeconds", (int, float),
                  "seconds a worker's claim on a callback lasts before another worker may resume it")
 register_setting("callbackSweepSeconds", (int, float),
                  "how often callbacks whose lease expired are looked for, in seconds (0 turns it off)")
+register_setting("taskQueue", (str,),
+                 'where callbacks and organisation syncs run: "thread" (in process, the default) or "celery" '
+                 "(a Celery worker; the broker comes from JITLITE_BROKER_URL or CELERY_BROKER_URL)")
+register_setting("reconcileSeconds", (int, float),
+                 "how often Celery beat reconciles every organisation, in seconds (default 3600; 0 turns it off)")
 register_setting("loginStateTtlSeconds", (int, float), "seconds an OAuth state issued by a login stays valid")
 register_setting("loginStateLimit", (int,), "OAuth states kept per login element at most (the oldest go first)")
 register_setting("orgSyncConcurrency", (int,), "WeCom requests an organisation sync makes at once")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..runtime import clock as runtime_clock
 from .cache import LocalTokenCache, TokenCache
@@ -20,6 +21,16 @@ TokenFetcher = Callable[[], tuple[str, float]]
 
 _PREFIX = "jitlite:wecom"
 _KINDS = frozenset({"corp", "proxy_corp", "third_corp", "suite", "provider", "wechat"})
+_WAIT_FIRST = 0.002  # seconds before a waiter first re-reads the cache; doubles up to _WAIT_MAX
+_WAIT_MAX = 0.05
+
+
+def _supports_lock_timeout(cache: TokenCache) -> bool:
+    """Tell whether cache.lock takes a ``timeout`` (jitlite's caches do), so a waiter can try without blocking."""
+    try:
+        return "timeout" in inspect.signature(cache.lock).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class TokenManager:
         backoff_cap: float = 5.0,
         circuit_seconds: float = 60.0,
         lock_ttl: float = 30.0,
+        lock_wait: float | None = None,
     ) -> None:
         if max_tries < 1:
             raise ValueError("max_tries must be at least 1")
@@ -93,6 +105,11 @@ class TokenManager:
         self.backoff_cap = backoff_cap
         self.circuit_seconds = circuit_seconds
         self.lock_ttl = lock_ttl
+        # How long a caller waits for another worker's refresh: by default as long as that refresh
+        # may hold the lock, so the wait, the lock's expiry and the error message agree.
+        self.lock_wait = lock_ttl if lock_wait is None else lock_wait
+        if not self.lock_wait > 0:
+            raise ValueError(f"lock_wait must be a positive number of seconds, not {lock_wait!r}")
 
     def __repr__(self) -> str:
         return f"TokenManager(cache={type(self.cache).__name__}, margin={self.margin})"
@@ -100,23 +117,71 @@ class TokenManager:
     # -- tokens ---------------------------------------------------------------------------------
 
     def get_token(self, credential: Credential, fetch: TokenFetcher) -> str:
-        """Return a live token for credential, fetching it once across threads/processes if needed."""
+        """Return a live token for credential, fetching it once across threads/processes if needed.
+
+        One caller takes the credential's lock and fetches; the others re-read the cached token while
+        they wait (a few milliseconds apart), so they all return as soon as it is stored instead of
+        taking the lock one by one. A waiter whose ``lock_wait`` runs out re-reads the cache once
+        more before failing; if the holder died, its lock expires after ``lock_ttl`` and a waiter
+        takes it over.
+        """
         token = self._cached(credential)
         if token is not None:
             return token
-        try:
-            with self.cache.lock(credential.cache_key + ":lock", self.lock_ttl):
-                token = self._cached(credential)  # another worker may have refreshed meanwhile
-                if token is not None:
-                    return token
-                token, expires_in = fetch()
-                self._store(credential, token, expires_in)
+        lock_name = credential.cache_key + ":lock"
+        if not _supports_lock_timeout(self.cache):
+            return self._refresh_blocking(credential, lock_name, fetch)
+        deadline = time.monotonic() + self.lock_wait
+        pause = _WAIT_FIRST
+        while True:
+            lock: Any = self.cache.lock(lock_name, self.lock_ttl, timeout=0)  # type: ignore[call-arg]
+            try:
+                lock.acquire()
+            except TimeoutError:
+                pass
+            else:
+                try:
+                    return self._fetch_unless_cached(credential, fetch)
+                finally:
+                    lock.release()
+            token = self._cached(credential)
+            if token is not None:
                 return token
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(pause, remaining))  # real time: the injected sleep is the API backoff's
+            pause = min(pause * 2, _WAIT_MAX)
+        token = self._cached(credential)
+        if token is not None:
+            return token
+        raise self._wait_error(credential)
+
+    def _refresh_blocking(self, credential: Credential, lock_name: str, fetch: TokenFetcher) -> str:
+        """Refresh under a lock that takes no timeout (an in-process lock waits at most lock_wait)."""
+        try:
+            with self.cache.lock(lock_name, self.lock_wait):
+                return self._fetch_unless_cached(credential, fetch)
         except TimeoutError as exc:
-            raise WeComError(
-                f"timed out after {self.lock_ttl} s waiting for the {credential.kind} token refresh of "
-                f"{credential.owner}; another worker holds the lock"
-            ) from exc
+            token = self._cached(credential)
+            if token is not None:
+                return token
+            raise self._wait_error(credential) from exc
+
+    def _fetch_unless_cached(self, credential: Credential, fetch: TokenFetcher) -> str:
+        token = self._cached(credential)  # another worker may have refreshed meanwhile
+        if token is not None:
+            return token
+        token, expires_in = fetch()
+        self._store(credential, token, expires_in)
+        return token
+
+    def _wait_error(self, credential: Credential) -> WeComError:
+        return WeComError(
+            f"timed out after {self.lock_wait:g} s waiting for another worker's {credential.kind} token refresh "
+            f"of {credential.owner} (it holds the lock for at most {self.lock_ttl:g} s); if this repeats, that "
+            "worker's token call hangs: check the WeCom API's reachability and the setting httpTimeout"
+        )
 
     def invalidate(self, credential: Credential, token: str | None = None) -> None:
         """Drop the cached token (only if it is still token, when given, so a fresh one survives)."""

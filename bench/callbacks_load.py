@@ -1,0 +1,345 @@
+"""Callback load benchmark: jitlite's stored-then-processed callbacks against a bare verify+decrypt handler.
+
+Two modes, each against a baseline measured in the same run with the same load generator: a minimal
+Flask app that verifies and decrypts with wechatpy and answers ``success`` storing nothing.
+
+``--embedded``: one process, the app's embedded defaults (SQLite database and cache, callbacks
+processed on the in-process runner), driven through Flask's test client. Prints
+``{"bench": "callbacks_embedded", "per_s", "baseline_per_s", "ratio", ...}``.
+
+Default (full) mode: the sandbox's pusher encrypts the callbacks (mixed suite tickets, contact
+changes and authorisation changes; ``--dup`` of them delivered twice, some out of order) and posts
+them over loopback with bounded concurrency at 4 gunicorn workers (deploy/gunicorn.conf.py) on
+PostgreSQL + Redis with one Celery worker; then at the baseline under the same gunicorn settings.
+Needs JITLITE_TEST_PG_URL and JITLITE_TEST_REDIS_URL. Its last line is
+``{"bench": "callbacks_load", "per_s", "baseline_per_s", "ratio", "p99_ms", "processed_per_s",
+"lost", "duplicates_processed"}``; the embedded mode's line is printed before it.
+
+Checks (both modes): every distinct callback recorded once and processed once, none lost, and (full
+mode) no answer over 1 s, printed on a ``{"details": …}`` line before each result line.
+Usage: python bench/callbacks_load.py [--embedded] [--count N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from wechatpy.enterprise.crypto import WeChatCrypto
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_APP = ROOT / "elements"
+TOKEN = "sandboxtoken"  # the demo app's suite (its app.json defaults)
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+SUITE_ID = "tjsandboxsuite0001"
+CORP_ID = "wwsandboxcorp0001"
+CALLBACK_PATH = "/callbacks/qywx-proxy"
+CALLBACKS = "auths.loginTypes.QywxProxyType.QywxProxyCallbackModel"
+SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
+
+
+@dataclass(frozen=True)
+class Callback:
+    """One delivery: the query, the encrypted body and the key of the payload it carries."""
+
+    query: str
+    body: str
+    payload: int
+
+
+def _payload(index: int, timestamp: str, mixed: bool) -> str:
+    """Return the plaintext of callback number index: suite tickets, or (mixed) tickets, contact and auth changes."""
+    kind = index % 10 if mixed else 0
+    if kind < 6:
+        return (f"<xml><SuiteId><![CDATA[{SUITE_ID}]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType>"
+                f"<TimeStamp>{timestamp}</TimeStamp><SuiteTicket><![CDATA[bench-ticket-{index:08d}]]></SuiteTicket>"
+                "</xml>")
+    if kind < 9:
+        return (f"<xml><SuiteId><![CDATA[{SUITE_ID}]]></SuiteId><AuthCorpId><![CDATA[{CORP_ID}]]></AuthCorpId>"
+                f"<InfoType><![CDATA[change_contact]]></InfoType><TimeStamp>{timestamp}</TimeStamp>"
+                f"<ChangeType><![CDATA[update_user]]></ChangeType><UserID><![CDATA[bench{index:08d}]]></UserID></xml>")
+    return (f"<xml><SuiteId><![CDATA[{SUITE_ID}]]></SuiteId><AuthCorpId><![CDATA[{CORP_ID}]]></AuthCorpId>"
+            f"<InfoType><![CDATA[change_auth]]></InfoType><TimeStamp>{timestamp}</TimeStamp>"
+            # WeCom's change_auth carries nothing unique within a second; the State tag keeps the
+            # bench's distinct callbacks distinct payloads (the dedup key is the payload's hash).
+            f"<State><![CDATA[bench-{index:08d}]]></State></xml>")
+
+
+def make_callbacks(count: int, *, dup: float, shuffle: float, mixed: bool, seed: int = 7) -> list[Callback]:
+    """Encrypt count distinct callbacks as WeCom would; deliver dup of them twice; swap shuffle of neighbours."""
+    rng = random.Random(seed)
+    pusher = WeChatCrypto(TOKEN, AES_KEY, SUITE_ID)
+    timestamp = str(int(time.time()))
+    deliveries: list[Callback] = []
+    for index in range(count):
+        nonce = secrets.token_hex(8)
+        wire = pusher.encrypt_message(_payload(index, timestamp, mixed), nonce, timestamp)
+        signature = wire.split("<MsgSignature><![CDATA[")[1].split("]]>")[0]
+        deliveries.append(Callback(f"msg_signature={signature}&timestamp={timestamp}&nonce={nonce}", wire, index))
+    # WeCom redelivers a callback it got no "success" for with the same nonce and body.
+    deliveries += [deliveries[i] for i in rng.sample(range(count), int(count * dup))]
+    rng.shuffle(deliveries[count:])
+    merged: list[Callback] = []
+    extra = deliveries[count:]
+    step = max(1, count // max(1, len(extra))) if extra else count + 1
+    for i, item in enumerate(deliveries[:count]):
+        merged.append(item)
+        if extra and (i + 1) % step == 0:
+            merged.append(extra.pop())
+    merged += extra
+    for i in range(0, len(merged) - 1):  # some arrive out of order
+        if rng.random() < shuffle:
+            merged[i], merged[i + 1] = merged[i + 1], merged[i]
+    return merged
+
+
+def bare_app() -> Flask:
+    """The baseline: verify and decrypt with wechatpy, answer success, store nothing."""
+    crypto = WeChatCrypto(TOKEN, AES_KEY, SUITE_ID)
+    web = Flask("bare-callbacks")
+
+    @web.post(CALLBACK_PATH)
+    def callback() -> tuple[str, int]:
+        args = request.args
+        crypto.decrypt_message(request.get_data(), args["msg_signature"], args["timestamp"], args["nonce"])
+        return "success", 200
+
+    return web
+
+
+# -- embedded mode -----------------------------------------------------------------------------
+
+
+def drive_test_client(web: Flask, deliveries: list[Callback]) -> tuple[float, list[float]]:
+    """Post every delivery through Flask's test client; return the elapsed seconds and each answer's latency."""
+    client = web.test_client()
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for item in deliveries:
+        sent = time.perf_counter()
+        response = client.post(f"{CALLBACK_PATH}?{item.query}", data=item.body, content_type="text/xml")
+        latencies.append(time.perf_counter() - sent)
+        if response.status_code != 200 or response.get_data() != b"success":
+            raise SystemExit(f"callback answered {response.status_code} {response.get_data()[:200]!r}")
+    return time.perf_counter() - started, latencies
+
+
+@contextmanager
+def demo_copy() -> Iterator[Path]:
+    """Yield a fresh copy of the demo app (its own appData)."""
+    folder = Path(tempfile.mkdtemp(prefix="jitlite-bench-callbacks-"))
+    try:
+        root = folder / "app"
+        shutil.copytree(DEMO_APP, root, ignore=shutil.ignore_patterns("appData", "jitlite.toml", "__pycache__"))
+        yield root
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_records(model: Any, distinct: int) -> dict[str, int]:
+    """Count lost, duplicated and twice-processed payloads among the stored records."""
+    rows = model.query(fieldList=["id", "status", "attempts", "payloadHash"], size=None)["rowDatas"]
+    hashes = [row.payloadHash for row in rows]
+    return {"recorded": len(rows), "lost": max(0, distinct - len(set(hashes))),
+            "duplicates_recorded": len(hashes) - len(set(hashes)),
+            "not_done": sum(1 for row in rows if row.status != "done"),
+            "duplicates_processed": sum(1 for row in rows if row.attempts > 1)}
+
+
+def embedded(count: int, dup: float, shuffle: float) -> dict[str, Any]:
+    """Run the embedded mode; return its result line."""
+    import jitlite
+    from jitlite.web import create_web_app
+
+    deliveries = make_callbacks(count, dup=dup, shuffle=shuffle, mixed=False)
+    bare_seconds, _ = drive_test_client(bare_app(), deliveries)
+    with demo_copy() as root:
+        app = jitlite.App(root, environ={})
+        web = create_web_app(app)
+        service = app.getElement(SERVICE)  # opened before timing, as a running server has it
+        seconds, latencies = drive_test_client(web, deliveries)
+        began = time.perf_counter()
+        if not service.waitIdle(600):
+            raise SystemExit("the in-process runner did not finish within 600 s")
+        drained = time.perf_counter() - began
+        checks = check_records(app.getElement(CALLBACKS), count)
+        service.close()
+        app.close()
+    per_s, baseline = len(deliveries) / seconds, len(deliveries) / bare_seconds
+    return {"bench": "callbacks_embedded", "per_s": round(per_s, 1), "baseline_per_s": round(baseline, 1),
+            "ratio": round(per_s / baseline, 3), "p50_ms": round(statistics.median(latencies) * 1000, 2),
+            "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+            "processed_per_s": round(count / (seconds + drained), 1), "deliveries": len(deliveries), **checks}
+
+
+# -- full mode: gunicorn + PostgreSQL + Redis + Celery --------------------------------------------
+
+
+def _topology_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("jitlite_local_topology", ROOT / "deploy" / "local_topology.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def drive_http(url: str, deliveries: list[Callback], concurrency: int) -> tuple[float, list[float], int]:
+    """Post every delivery over loopback with bounded concurrency, redelivering (as WeCom) what was not
+    answered ``success``; return elapsed seconds, each answer's latency, and how many were redelivered."""
+    import httpx
+
+    latencies: list[float] = []
+    redelivered = 0
+    lock = threading.Lock()
+    items = iter(deliveries)
+
+    def run() -> None:
+        nonlocal redelivered
+        with httpx.Client(base_url=url, timeout=10) as http:
+            while True:
+                with lock:
+                    item = next(items, None)
+                if item is None:
+                    return
+                for attempt in range(4):  # WeCom: the first try and 3 retries
+                    sent = time.perf_counter()
+                    try:
+                        response = http.post(f"{CALLBACK_PATH}?{item.query}", content=item.body,
+                                             headers={"Content-Type": "text/xml"})
+                        ok = response.status_code == 200 and response.content == b"success"
+                    except httpx.HTTPError:
+                        ok = False
+                    with lock:
+                        latencies.append(time.perf_counter() - sent)
+                        redelivered += attempt > 0
+                    if ok:
+                        break
+                else:
+                    raise SystemExit(f"callback {item.payload} was never answered success")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=run) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, latencies, redelivered
+
+
+def full(count: int, dup: float, shuffle: float, concurrency: int) -> dict[str, Any]:
+    """Run gunicorn (4 workers) on PostgreSQL + Redis + one Celery worker, and the bare baseline; return the line."""
+    import jitlite
+    from jitlite.sandbox import defaults
+    from jitlite.sandbox.server import SandboxServer
+
+    pg_url, redis_url = os.environ.get("JITLITE_TEST_PG_URL"), os.environ.get("JITLITE_TEST_REDIS_URL")
+    if not pg_url or not redis_url:
+        raise SystemExit("the full mode needs JITLITE_TEST_PG_URL and JITLITE_TEST_REDIS_URL (or run --embedded)")
+    deliveries = make_callbacks(count, dup=dup, shuffle=shuffle, mixed=True)
+    topo_module = _topology_module()
+    folder = Path(tempfile.mkdtemp(prefix="jitlite-bench-load-"))
+    with SandboxServer() as sandbox:
+        topology = topo_module.Topology(DEMO_APP, folder / "topology", pg_url=pg_url, redis_url=redis_url,
+                                        settings={"wecomBaseUrl": sandbox.url, "callbackSweepSeconds": 5.0})
+        try:
+            bare = topology.start_gunicorn(name="baseline", warm_path=CALLBACK_PATH,
+                                           app_uri="callbacks_load:bare_app()", chdir=str(ROOT / "bench"))
+            bare_seconds, bare_latencies, _ = drive_http(bare, deliveries, concurrency)
+            topology.stop("baseline")
+            url = topology.start_gunicorn()
+            topology.start_worker()
+            # An authorised corp, so that contact and auth changes have something to act on.
+            sandbox.state.update_suite(SUITE_ID, callback_url=f"{url}{CALLBACK_PATH}")
+            sandbox.state.push_suite_ticket(SUITE_ID)
+            sandbox.state.authorize(SUITE_ID, defaults.DEFAULT_CORP_ID)
+            web = jitlite.App(topology.app_dir, environ={k: topology.env[k] for k in ("PG_URL", "REDIS_URL")})
+            model = web.getElement(CALLBACKS)
+            _wait_processed(model, 2, 60)
+            model.deleteByFilter("Q(id__gt=0)")  # the set-up's own callbacks are not part of the run
+            began = time.perf_counter()
+            seconds, latencies, redelivered = drive_http(url, deliveries, concurrency)
+            _wait_processed(model, count, float(os.environ.get("BENCH_PROCESS_TIMEOUT", "1800")))
+            processed_seconds = time.perf_counter() - began
+            checks = check_records(model, count)
+            failed = model.query("Q(status='failed')", fieldList=["id"], size=None)["totalCount"]
+        finally:
+            topology.close()
+            shutil.rmtree(folder, ignore_errors=True)
+    per_s, baseline = len(deliveries) / seconds, len(deliveries) / bare_seconds
+    return {"bench": "callbacks_load", "per_s": round(per_s, 1), "baseline_per_s": round(baseline, 1),
+            "ratio": round(per_s / baseline, 3), "p50_ms": round(statistics.median(latencies) * 1000, 2),
+            "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+            "baseline_p99_ms": round(_percentile(bare_latencies, 0.99) * 1000, 2),
+            "over_1s": sum(1 for x in latencies if x > 1.0), "redelivered": redelivered,
+            "processed_per_s": round(count / processed_seconds, 1), "failed_handlers": failed,
+            "deliveries": len(deliveries), "lost": checks["lost"],
+            "duplicates_processed": checks["duplicates_processed"] + checks["duplicates_recorded"]}
+
+
+def _wait_processed(model: Any, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        settled = model.query("Q(status__in=['done', 'failed'])", fieldList=["id"], size=1)["totalCount"]
+        if settled >= count:
+            return
+        if time.monotonic() > deadline:
+            statuses = model.query(fieldList=["status", "infoType"], size=None)["rowDatas"]
+            summary: dict[str, int] = {}
+            for row in statuses:
+                summary[f"{row.infoType}:{row.status}"] = summary.get(f"{row.infoType}:{row.status}", 0) + 1
+            raise SystemExit(f"only {settled} of {count} callbacks processed within {timeout} s: {summary}")
+        time.sleep(0.2)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its JSON lines."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedded", action="store_true", help="only the one-process SQLite mode")
+    parser.add_argument("--count", type=int, default=20_000, help="distinct callbacks (default 20000)")
+    parser.add_argument("--dup", type=float, default=0.10, help="share delivered twice (default 0.10)")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight at most (default 32)")
+    parser.add_argument("--shuffle", type=float, default=0.05, help="share swapped with a neighbour (default 0.05)")
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+    result = embedded(args.count if args.embedded else min(args.count, 5_000), args.dup, args.shuffle)
+    _report(result, ("bench", "per_s", "baseline_per_s", "ratio"))
+    failed = [name for name in ("lost", "duplicates_recorded", "duplicates_processed", "not_done") if result[name]]
+    if args.embedded:
+        return 1 if failed else 0
+    from_full = full(args.count, args.dup, args.shuffle, args.concurrency)
+    _report(from_full, ("bench", "per_s", "baseline_per_s", "ratio", "p99_ms", "processed_per_s", "lost",
+                        "duplicates_processed"))
+    return 1 if failed or from_full["lost"] or from_full["duplicates_processed"] else 0
+
+
+def _report(result: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Print every figure and check on one line, then the result line with exactly the agreed keys."""
+    print(json.dumps({"details": result["bench"], **{k: v for k, v in result.items() if k != "bench"}}), flush=True)
+    print(json.dumps({key: result[key] for key in keys}), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Background work on Celery: callback records, organisation syncs, reconciliation and lease sweeps.
+
+Start a worker and the scheduler for an app (variables only, no code)::
+
+    JITLITE_APP=path/to/app JITLITE_BROKER_URL=redis://127.0.0.1:6379/1 celery -A jitlite.tasks worker
+    JITLITE_APP=path/to/app JITLITE_BROKER_URL=redis://127.0.0.1:6379/1 celery -A jitlite.tasks beat
+
+(``jitlite worker`` and ``jitlite beat`` do the same.) Tasks carry ids only — a record id, a corp
+key — and read everything else from the database, the source of truth. Every task is acknowledged
+after it ran (``acks_late``) and requeued when its worker process dies (``task_reject_on_worker_lost``);
+a second delivery is harmless because a callback record is claimed under a lease by one conditional
+update, and an organisation sync takes the corp's cache lock (one sync per corp across machines).
+Beat sends ``jitlite.reconcile`` every ``reconcileSeconds`` (default 3600) and
+``jitlite.sweep_callbacks`` every ``callbackSweepSeconds`` (default 60).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import APP_VARIABLE, broker_url, queue_name, reconcile_seconds
+from .runner import PROCESS_CALLBACK, CeleryRunner, inbox_runner
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from ..runtime.app import App
+
+__all__ = [
+    "INBOX_SERVICES",
+    "PROCESS_CALLBACK",
+    "RECONCILE",
+    "SWEEP_CALLBACKS",
+    "SYNC_CORP",
+    "CeleryRunner",
+    "inbox_runner",
+    "make_celery",
+    "worker_app",
+]
+
+log = logging.getLogger("jitlite.tasks")
+
+RECONCILE = "jitlite.reconcile"
+SWEEP_CALLBACKS = "jitlite.sweep_callbacks"
+SYNC_CORP = "jitlite.sync_corp"
+#: Services that own a callback inbox, swept by beat.
+INBOX_SERVICES = ("auths.loginTypes.QywxProxyType.services.QywxProxyAuthService",)
+_SYNC_LOCK_SECONDS = 3600.0  # an org sync holds its corp's lock at most this long (a dead worker's lock expires)
+
+_app_lock = threading.Lock()
+_opened: dict[str, App] = {}
+
+
+def _app_path(path: str | os.PathLike[str] | None = None) -> Path:
+    value = path or os.environ.get(APP_VARIABLE)
+    if not value:
+        raise RuntimeError(f"set {APP_VARIABLE} to the app folder the worker serves (e.g. {APP_VARIABLE}=./myapp)")
+    return Path(value)
+
+
+def worker_app(path: str | os.PathLike[str] | None = None) -> App:
+    """Return this process's App for the folder in ``JITLITE_APP`` (opened once per process, after any fork)."""
+    from ..runtime.app import App
+
+    key = f"{os.getpid()}:{_app_path(path).resolve()}"
+    with _app_lock:
+        app = _opened.get(key)
+        if app is None or app.closed:
+            app = _opened[key] = App(_app_path(path))
+        return app
+
+
+def _service_inbox(app: App, element: str) -> Any:
+    inbox = getattr(app.getElement(element), "inbox", None)
+    if inbox is None:
+        raise LookupError(f"{element} has no callback inbox")
+    return inbox
+
+
+def process_callback(element: str, record_id: int) -> bool:
+    """Claim and process one callback record (a no-op if another worker has it or it is done)."""
+    inbox = _service_inbox(worker_app(), element)
+    return bool(inbox.process(int(record_id), raise_errors=False))
+
+
+def sweep_callbacks() -> int:
+    """Re-send records whose lease expired or that nobody picked up; return how many."""
+    app = worker_app()
+    taken = 0
+    for element in INBOX_SERVICES:
+        if app.instancesOf(element.rsplit(".services.", 1)[0]):
+            taken += int(_service_inbox(app, element).sweep())
+    return taken
+
+
+def sync_corp(corpFullName: str, corpId: str, authFullName: str | None = None) -> dict[str, Any]:
+    """Sync one organisation unless another worker is syncing it (the corp's cache lock); return the report."""
+    from ..meta.corps import Corp, organisations
+
+    app = worker_app()
+    corp = next((c for c in organisations(app) if c.corpFullName == corpFullName
+                 or (authFullName and c.authFullName == authFullName and c.corpId == corpId)), None)
+    if not isinstance(corp, Corp):
+        log.warning("sync of %s skipped: the app has no such organisation any more", corpFullName)
+        return {"skipped": "no such organisation"}
+    lock = app.defaultCache().lock(f"jitlite:orgsync:{corpFullName}", _SYNC_LOCK_SECONDS, timeout=0)
+    try:
+        lock.acquire()
+    except TimeoutError:
+        log.info("sync of %s skipped: another worker is syncing it", corpFullName)
+        return {"skipped": "another worker is syncing it"}
+    try:
+        report: dict[str, Any] = corp.syncCorp()
+        return report
+    finally:
+        lock.release()
+
+
+def reconcile(send: Any = None) -> int:
+    """Send one sync task per organisation of the app (folder instances and authorised corps); return how many."""
+    from ..meta.corps import organisations
+
+    app = worker_app()
+    sent = 0
+    for corp in organisations(app):
+        args = [corp.corpFullName, corp.corpId, getattr(corp, "authFullName", None)]
+        (send or _send)(SYNC_CORP, args)
+        sent += 1
+    return sent
+
+
+def _send(name: str, args: list[Any]) -> None:
+    from .runner import producer
+
+    variables = worker_app().envVars
+    producer(broker_url(variables)).send_task(name, args=args, queue=queue_name(variables))
+
+
+def make_celery(path: str | os.PathLike[str] | None = None, broker: str | None = None) -> Celery:
+    """Build the Celery app of a jitlite app: its tasks, late acknowledgement and beat schedule from settings."""
+    from celery import Celery
+
+    app = worker_app(path)
+    settings = app.settings
+    sweep = float(settings.get("callbackSweepSeconds", 60.0))
+    every = reconcile_seconds(settings)
+    url = broker or broker_url(app.envVars)
+    queue = queue_name(app.envVars)
+    celery = Celery("jitlite", broker=url, set_as_current=True)
+    celery.conf.update(
+        task_serializer="json", accept_content=["json"], result_backend=None, task_ignore_result=True,
+        # The row is the truth and claims are idempotent, so a task is acknowledged only after it ran
+        # and is requeued when the process running it dies.
+        task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True, task_default_queue=queue,
+        # A message taken by a worker that vanished returns to the queue after this long; the lease
+        # sweep usually gets there first.
+        broker_transport_options={"visibility_timeout": float(settings.get("callbackLeaseSeconds", 300.0)) * 2},
+        beat_schedule={
+            **({"reconcile-organisations": {"task": RECONCILE, "schedule": every,
+                                                    "options": {"queue": queue}}} if every else {}),
+            **({"sweep-callback-leases": {"task": SWEEP_CALLBACKS, "schedule": sweep,
+                                                  "options": {"queue": queue}}} if sweep else {}),
+        },
+    )
+    retry = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3}
+    celery.task(name=PROCESS_CALLBACK, acks_late=True, reject_on_worker_lost=True, **retry)(process_callback)
+    celery.task(name=SWEEP_CALLBACKS, acks_late=True, reject_on_worker_lost=True)(sweep_callbacks)
+    celery.task(name=SYNC_CORP, acks_late=True, reject_on_worker_lost=True)(sync_corp)
+    celery.task(name=RECONCILE, acks_late=True, reject_on_worker_lost=True)(reconcile)
+    return celery
+
+
+def __getattr__(name: str) -> Any:
+    # `celery -A jitlite.tasks` looks up `app` (then `celery`): build it on first use, not at import.
+    if name in ("app", "celery"):
+        built = globals().get("_celery")
+        if built is None:
+            built = globals()["_celery"] = make_celery()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

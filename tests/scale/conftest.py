@@ -1,0 +1,94 @@
+"""The scale-out topology on loopback (deploy/local_topology.py): PostgreSQL, Redis, gunicorn, Celery.
+
+Tests here need the services: they are skipped when PostgreSQL, Redis or Celery are missing, and fail
+instead under ``CI=true``, where ``.ci/services`` starts them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jitlite.runtime import clock
+from jitlite.wecom import WeComCrypto
+
+from ..conftest import DEMO_APP
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
+CALLBACKS = "auths.loginTypes.QywxProxyType.QywxProxyCallbackModel"
+SUITE_ID = "tjsandboxsuite0001"  # the demo app's suite, token and key (its app.json defaults)
+pusher = WeComCrypto("sandboxtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+
+
+def _load_topology() -> Any:
+    spec = importlib.util.spec_from_file_location("jitlite_local_topology", ROOT / "deploy" / "local_topology.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+local_topology = _load_topology()
+
+
+def need(variable: str) -> str:
+    """Return a service URL from the environment; skip without it (fail under CI=true)."""
+    value = os.environ.get(variable, "")
+    if not value:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f'CI=true but {variable} is not set (eval "$(.ci/services)")', pytrace=False)
+        pytest.skip(f"{variable} is not set")
+    return value
+
+
+def need_celery() -> None:
+    """Skip without Celery and gunicorn installed (fail under CI=true)."""
+    try:
+        import celery  # noqa: F401
+        import gunicorn  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but celery/gunicorn are not installed (pip install -e '.[dev]')", pytrace=False)
+        pytest.skip("celery or gunicorn is not installed")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll condition every 50 ms; fail naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def suite_ticket(ticket: str, *, nonce: str | None = None) -> dict[str, str]:
+    """Return notify's arguments for a suite_ticket push encrypted and signed as WeCom sends it."""
+    timestamp = str(int(clock.now()))
+    nonce = nonce or secrets.token_hex(8)
+    xml = (f"<xml><SuiteId><![CDATA[{SUITE_ID}]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType>"
+           f"<TimeStamp>{timestamp}</TimeStamp><SuiteTicket><![CDATA[{ticket}]]></SuiteTicket></xml>")
+    envelope = pusher.encrypt_message(xml, nonce, timestamp, SUITE_ID)
+    encrypt = envelope.split("<Encrypt><![CDATA[")[1].split("]]>")[0]
+    return {"nonce": nonce, "timestamp": timestamp, "body": envelope,
+            "msg_signature": pusher.signature(timestamp, nonce, encrypt)}
+
+
+@pytest.fixture
+def topology(tmp_path: Path) -> Iterator[Any]:
+    """A copy of the demo app on PostgreSQL (its own schema), Redis and Celery; processes stopped afterwards."""
+    need_celery()
+    pg_url, redis_url = need("JITLITE_TEST_PG_URL"), need("JITLITE_TEST_REDIS_URL")
+    topo = local_topology.Topology(DEMO_APP, tmp_path / "topology", pg_url=pg_url, redis_url=redis_url,
+                                   settings={"callbackLeaseSeconds": 2.0, "callbackSweepSeconds": 0.5})
+    try:
+        yield topo
+    finally:
+        topo.close()

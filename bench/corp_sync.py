@@ -12,9 +12,10 @@ organisation for the sandbox corp. In one run it measures:
 (d) a baseline a user would write with wechatpy-style calls: ``department/list``, then
     ``user/list`` per department one after the other, one ORM insert per member.
 
-A warm-up fetch runs first so the server answers every measured pass alike. The last line is one
-JSON object; targets: ratio (baseline/sync) >= 5, floor_ratio (sync/floor) <= 1.5, peak RSS of this
-process <= 300 MB, rows_written_resync = 0.
+A warm-up fetch runs first so the server answers every measured pass alike. With the default
+settings, (a) hands most member writes to the sync's writer process (another core than the pull).
+The last line is one JSON object; targets: ratio (baseline/sync) >= 5, floor_ratio (sync/floor)
+<= 1.5, peak RSS of this process <= 300 MB, rows_written_resync = 0.
 """
 
 from __future__ import annotations

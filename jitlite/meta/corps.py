@@ -40,10 +40,13 @@ from ..wecom.orgsync import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CONCURRENCY,
     DEFAULT_LEASE_SECONDS,
+    DEFAULT_WRITER_PROCESS_AFTER,
     OrgStore,
     OrgSync,
     OrgSyncBusy,
+    OrgSyncError,
     Progress,
+    StoreRecipe,
     SyncReport,
     member_status,
 )
@@ -58,9 +61,11 @@ __all__ = [
     "SyncReport",
     "WeComCorp",
     "open_app",
+    "open_org_store",
     "organisations",
     "organisations_for",
     "reconcile",
+    "store_of",
     "sync_in_background",
     "wait_background_syncs",
 ]
@@ -109,6 +114,35 @@ def open_app(app: App | None = None) -> App:
             _remember(candidate)
             return candidate
     raise LookupError("the open app is gone; open one with jitlite.App(path), or pass app=")
+
+
+# -- the org models --------------------------------------------------------------------------------
+
+
+def store_of(app: App, corpFullName: str, corpId: str, registerUsers: bool) -> OrgStore:
+    """Return an organisation's store: the official org models of ``app`` and the organisation's key."""
+    models = {name: app.getElement(f"{MODELS}.{model}") for name, model in (
+        ("depts", "CorpDept"), ("members", "CorpMember"), ("roles", "CorpRole"),
+        ("roleMembers", "CorpRoleMember"), ("syncState", "CorpSyncState"))}
+    return OrgStore(corpFullName, corpId, users=app.getElement("auths.models.UserModel"),
+                    identities=app.getElement("auths.models.WeComIdentityModel"), registerUsers=registerUsers,
+                    **models)
+
+
+def open_org_store(root: str, environ: dict[str, str], corpFullName: str, corpId: str, registerUsers: bool,
+                   database: str) -> OrgStore:
+    """Open an organisation's store in another process (the org sync's writer process).
+
+    The app at ``root`` is opened with the variables the syncing process resolved, and must reach
+    the same database (``database``, its URL with the password hidden) or the writer refuses.
+    """
+    from ..runtime.app import App
+
+    store = store_of(App(root, environ=environ), corpFullName, corpId, registerUsers)
+    found = store.members.manager.engine.url.render_as_string(hide_password=True)
+    if found != database:
+        raise OrgSyncError(f"the writer process reaches database {found}, not the sync's {database}")
+    return store
 
 
 # -- the contract ----------------------------------------------------------------------------------
@@ -182,12 +216,7 @@ class Corp(Element):
         return store
 
     def _make_store(self) -> OrgStore:
-        models = {name: self.getElement(f"{MODELS}.{model}") for name, model in (
-            ("depts", "CorpDept"), ("members", "CorpMember"), ("roles", "CorpRole"),
-            ("roleMembers", "CorpRoleMember"), ("syncState", "CorpSyncState"))}
-        return OrgStore(self.corpFullName, self.corpId, users=self.getElement("auths.models.UserModel"),
-                        identities=self.getElement("auths.models.WeComIdentityModel"),
-                        registerUsers=self._registers_users(), **models)
+        return store_of(self.app, self.corpFullName, self.corpId, self._registers_users())
 
     def _registers_users(self) -> bool:
         """Tell whether syncs make every member a system user (setting ``orgSyncRegistersUsers``).
@@ -365,7 +394,9 @@ class WeComCorp(Corp):
 
     Settings (app.json ``settings``): ``orgSyncConcurrency`` (requests at once, default 8),
     ``orgSyncBatchSize`` (rows per write, default 1000), ``orgSyncLeaseSeconds`` (default 300),
-    ``orgSyncRegistersUsers`` (make every member a system user, default true).
+    ``orgSyncRegistersUsers`` (make every member a system user, default false),
+    ``orgSyncWriterProcess`` (let a large org's writes run in a child process, default true) and
+    ``orgSyncWriterProcessAfter`` (members written in this process first, default 5000).
     """
 
     def getClient(self) -> Any:
@@ -379,7 +410,23 @@ class WeComCorp(Corp):
                        concurrency=int(settings.get("orgSyncConcurrency", DEFAULT_CONCURRENCY)),
                        batch_size=int(settings.get("orgSyncBatchSize", DEFAULT_BATCH_SIZE)),
                        lease_seconds=float(settings.get("orgSyncLeaseSeconds", DEFAULT_LEASE_SECONDS)),
-                       progress=progress)
+                       progress=progress, writer_process=self._writer_recipe(),
+                       writer_process_after=int(settings.get("orgSyncWriterProcessAfter",
+                                                             DEFAULT_WRITER_PROCESS_AFTER)))
+
+    def _writer_recipe(self) -> StoreRecipe | None:
+        """Return how a writer process opens this organisation's store, or None to write in this process.
+
+        None when the setting ``orgSyncWriterProcess`` is false, or the database lives in this
+        process's memory (another process could not reach it).
+        """
+        if not self.app.settings.get("orgSyncWriterProcess", True):
+            return None
+        engine = self.orgStore.members.manager.engine
+        if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+            return None
+        return (open_org_store, (str(self.app.root), dict(self.app.envVars), self.corpFullName, self.corpId,
+                                 self.orgStore.registerUsers, engine.url.render_as_string(hide_password=True)))
 
     def initCorp(self) -> dict[str, Any]:
         """Set up a new organisation: make sure it has a root department, then sync it; return the counts."""

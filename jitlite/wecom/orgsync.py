@@ -17,9 +17,12 @@ How a full sync runs:
   member ids in scope) and ``user/list`` per department for details, on ``concurrency`` threads
   sharing the client's one HTTP connection pool; members only listed by ``user/list_id`` are read
   with ``user/get``; 60011-like answers skip that entity and are counted;
-* **write** in batches of ``batch_size``: each batch is compared with the stored rows of those
-  members, and only new or changed rows are upserted (with a new ``updatedAt``), so a re-sync of an
-  unchanged org writes nothing; the whole org is never held in memory, only its member ids;
+* **write** in batches of ``batch_size`` while the pull goes on: each member is compared with a
+  digest of its stored row (one streamed read per sync), and only new or changed rows are upserted
+  (with a new ``updatedAt``), so a re-sync of an unchanged org writes nothing; the whole org is
+  never held in memory, only its member ids and their 16-byte digests. A large org's upserts
+  (``writer_process_after`` members and more) run in a child process that opens the same store,
+  so they use another core than the pull;
 * **finish** only after a complete pull: members no longer in scope go ``offline``, departments no
   longer in scope are deleted. A run that dies before that leaves every row as readable as before
   (each batch is its own transaction and holds current data); the next run converges.
@@ -30,17 +33,19 @@ per-corp circuit and the sync stops with that error (its partial writes are kept
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import hashlib
 import logging
+import multiprocessing
+import queue
 import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,18 +56,20 @@ import sqlalchemy as sa
 from jitlite.storage import ConstraintError, Q, Row, utc_now
 
 from .api.user import MAX_LIST_ID_LIMIT
-from .errors import ConfigurationError, NotFoundOrOutOfScope, WeComAPIError, WeComError
+from .errors import ConfigurationError, NotFoundOrOutOfScope, WeComAPIError, WeComError, redact
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_LEASE_SECONDS",
+    "DEFAULT_WRITER_PROCESS_AFTER",
     "MEMBER_FIELDS",
     "OrgStore",
     "OrgSync",
     "OrgSyncBusy",
     "OrgSyncError",
     "Progress",
+    "StoreRecipe",
     "SyncReport",
     "dept_row",
     "member_row",
@@ -74,6 +81,9 @@ log = logging.getLogger("jitlite.orgsync")
 DEFAULT_CONCURRENCY = 8
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_LEASE_SECONDS = 300.0
+DEFAULT_WRITER_PROCESS_AFTER = 5000  # members a sync writes itself before a writer process takes over
+_WRITER_START_SECONDS = 60.0  # a writer process that is not up by then is given up (batches stay here)
+_WRITER_FINISH_SECONDS = 600.0
 _PAGE = 5000  # rows per keyset page when a whole organisation is read back
 _IN_CHUNK = 500  # ids per IN (...) list
 _COLLECT_EVERY = 100  # department pages between two young-generation collections during a pull
@@ -115,8 +125,9 @@ def _collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a pull runs (nested and concurrent pulls share one pause).
 
     A pull parses hundreds of thousands of short-lived dicts and lists, none of them in a cycle; each
-    collector pass set off by them would walk every live object of the process, which costs a large
-    org's sync a fifth of its time. Reference counting frees the pages as before.
+    collector pass set off by them would walk every live object of the process (a tenth of a large
+    org's pull). Reference counting frees the pages as before; the pull collects the young
+    generations itself every hundred pages, so the few short cycles of the HTTP layer do not pile up.
     """
     global _gc_pauses, _gc_was_enabled
     with _gc_lock:
@@ -205,14 +216,19 @@ def _leads(flags: Any) -> bool:
 
 def member_row(member: Mapping[str, Any], corpFullName: str, corpId: str) -> dict[str, Any]:
     """Return the CorpMember row (without userId and updatedAt) for a WeCom member record."""
-    # A sync maps every member of the org through here: plain lookups, no helper calls on the common path.
+    # A sync maps every member of the org through here, so the common case (WeCom's JSON: text,
+    # lists of numbers) takes inline paths; anything else goes through the helpers.
     get = member.get
     member_id = get("userid") or get("UserId")
     if not member_id:
         raise ValueError("a WeCom member record needs a userid")
     if type(member_id) is not str:
         member_id = str(member_id)
-    depts = _ids(get("department"))
+    name, alias, mobile, avatar, position, open_id, email, biz_mail = map(get, _TEXT_KEYS)
+    raw_depts = get("department")
+    depts = list(map(str, raw_depts)) if type(raw_depts) is list else _ids(raw_depts)
+    flags = get("is_leader_in_dept")
+    is_leader = (1 in flags or "1" in flags) if type(flags) is list else _leads(flags)
     raw_status = get("status")
     if type(raw_status) is int and raw_status in _STATUS_OF:
         status_number: int | None = raw_status
@@ -225,20 +241,20 @@ def member_row(member: Mapping[str, Any], corpFullName: str, corpId: str) -> dic
         status_number = int(raw_status)
         status = member_status(status_number)
     main = get("main_department")
-    email = get("email") or get("biz_mail")
+    gender = get("gender")
     return {
         "memberId": member_id,
-        "name": _text(get("name")) or member_id,
-        "nick": _text(get("alias")),
-        "phone": _text(get("mobile")),
-        "email": _text(email),
-        "photo": _text(get("avatar")),
-        "gender": int(get("gender") or 0),
-        "position": _text(get("position")),
+        "name": (name if type(name) is str else _text(name)) or member_id,
+        "nick": (alias or None) if type(alias) is str else _text(alias),
+        "phone": (mobile or None) if type(mobile) is str else _text(mobile),
+        "email": _text(email) or _text(biz_mail),
+        "photo": (avatar or None) if type(avatar) is str else _text(avatar),
+        "gender": int(gender) if gender else 0,
+        "position": (position or None) if type(position) is str else _text(position),
         "deptIds": depts,
         "mainDeptId": _text(main) if main not in (None, 0, "0") else (depts[0] if depts else None),
-        "isLeader": _leads(get("is_leader_in_dept")),
-        "openUserId": _text(get("open_userid")),
+        "isLeader": is_leader,
+        "openUserId": (open_id or None) if type(open_id) is str else _text(open_id),
         "wecomStatus": status_number,
         "status": status,
         "corpFullName": corpFullName,
@@ -246,6 +262,7 @@ def member_row(member: Mapping[str, Any], corpFullName: str, corpId: str) -> dic
     }
 
 
+_TEXT_KEYS = ("name", "alias", "mobile", "avatar", "position", "open_userid", "email", "biz_mail")
 _STATUS_OF = {1: "active", 4: "active", 2: "offline", 5: "offline"}
 
 
@@ -410,7 +427,8 @@ def _register_users(store: OrgStore, rows: list[dict[str, Any]], when: datetime)
     need = [row for row in rows if not row.get("userId")]
     if not need:
         return 0
-    # Another process (a first login) may have bound some of them since the caller looked.
+    # Looked up again right before writing: a first login binds members too. (A login binding one of
+    # these members between this read and the write below would see its binding replaced.)
     found = _identities_of(store, [row["memberId"] for row in need])
     new_users: list[dict[str, Any]] = []
     new_identities: list[dict[str, Any]] = []
@@ -443,12 +461,18 @@ class _MemberWriter:
     """
 
     def __init__(self, store: OrgStore, report: SyncReport, when: datetime, batch_size: int,
-                 on_batch: Callable[[], None]) -> None:
+                 on_batch: Callable[[], None], *, process: StoreRecipe | None = None,
+                 process_after: int = DEFAULT_WRITER_PROCESS_AFTER) -> None:
         self.store = store
         self.report = report
         self.when = when
         self.batch_size = batch_size
         self.on_batch = on_batch
+        self._recipe = process
+        self._process_after = process_after
+        self._process: _WriterProcess | None = None
+        self._expected = 0
+        self._all_new = False
         self.seen: set[str] = set()
         self.open_ids: set[str] = set()
         self._buffer: list[dict[str, Any]] = []
@@ -504,12 +528,213 @@ class _MemberWriter:
                 changed.append(row)
             elif row["userId"] != user_id or (register and not user_id):
                 changed.append(row)  # only to link (or make) its system user
-        report.rowsWritten += _upsert_members(self.store, created, changed, self.when)
+        self._write(created, changed)
         self.on_batch()
+
+    def expect(self, members: int, *, all_new: bool = False) -> None:
+        """Hear that the org has at least this many members (user/list_id tells early).
+
+        ``all_new`` (nothing stored yet: every member will be written) starts the writer process
+        at once for a large org, instead of at the first batch that has rows to write.
+        """
+        self._expected = max(self._expected, members)
+        self._all_new = self._all_new or all_new
+        if self._all_new:
+            self._start_process()
+
+    def _start_process(self) -> None:
+        if self._recipe is None or max(self._expected, self.report.members) < self._process_after:
+            return
+        # A large org with rows to write: write in another process, so the writes use another core
+        # than the pull. It needs a moment to open the app; meanwhile batches are written here.
+        recipe, self._recipe = self._recipe, None
+        try:
+            self._process = _WriterProcess(recipe)
+        except Exception as exc:  # e.g. a daemonic worker process may not have children
+            log.warning("no org-sync writer process (%s: %s); writing in this process", type(exc).__name__, exc)
+
+    def _write(self, created: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+        """Upsert a batch here, or hand it to the writer process once that one is up."""
+        if not created and not changed:
+            return
+        self._start_process()
+        process = self._process
+        if process is not None and process.usable():
+            process.send(created, changed, self.when)
+        else:
+            self.report.rowsWritten += _upsert_members(self.store, created, changed, self.when)
+
+    def close(self) -> None:
+        """Wait until every batch handed to the writer process is written (call after the last flush)."""
+        if self._process is not None:
+            process, self._process = self._process, None
+            self.report.rowsWritten += process.finish()
+
+    def abandon(self) -> None:
+        """Stop the writer process without waiting for what it has not written (the run failed)."""
+        if self._process is not None:
+            process, self._process = self._process, None
+            process.abandon()
 
     def leftovers(self) -> dict[str, tuple[bytes, str | None, str]]:
         """Return the stored members no record matched (call after the last flush)."""
         return self.snapshot
+
+
+# -- the writer process ----------------------------------------------------------------------------
+
+StoreRecipe = tuple[Callable[..., OrgStore], tuple[Any, ...]]
+"""How another process opens the same store: ``factory(*args)`` returns it (both picklable)."""
+
+
+
+def _writer_main(recipe: StoreRecipe, batches: Any, results: Any) -> None:
+    """Run in the writer process: open the store, then upsert each batch the sync sends."""
+    try:
+        factory, args = recipe
+        store = factory(*args)
+    except BaseException as exc:  # reported to the sync, which keeps writing itself
+        results.put(("error", redact(f"{type(exc).__name__}: {exc}")[:2000]))
+        return
+    results.put(("ready", 0))
+    while True:
+        item = batches.get()
+        if item is None:
+            results.put(("closed", 0))
+            return
+        created, updated, when = item
+        try:
+            results.put(("written", _upsert_members(store, created, updated, when)))
+        except BaseException as exc:
+            results.put(("error", redact(f"{type(exc).__name__}: {exc}")[:2000]))
+            return
+
+
+class _WriterProcess:
+    """Member upserts in a child process, so a large org's writes run beside its pull.
+
+    Python threads share one interpreter lock: fetching and parsing pages and converting rows for
+    the database would take turns on one core. The child opens the same app (and so the same
+    database) from a picklable recipe and writes each batch in its own transaction, as the sync
+    would. Batches wait in a queue of four at most.
+    """
+
+    def __init__(self, recipe: StoreRecipe) -> None:
+        context = multiprocessing.get_context("spawn")  # fork is unsafe in a process with threads
+        self._batches = context.Queue(maxsize=4)
+        self._results = context.Queue()
+        self._process = context.Process(target=_writer_main, args=(recipe, self._batches, self._results),
+                                        name="jitlite-orgsync-writer", daemon=True)
+        self._process.start()
+        self._started = time.monotonic()
+        self._ready = False
+        self._given_up = False
+        self._error: str | None = None
+        self._sent = 0
+        self._answered = 0
+        self._closed = False
+        self.written = 0
+
+    def _take(self, kind: str, value: Any) -> None:
+        if kind == "ready":
+            self._ready = True
+        elif kind == "written":
+            self._answered += 1
+            self.written += int(value)
+        elif kind == "error":
+            self._error = str(value)
+        elif kind == "closed":
+            self._answered = self._sent
+
+    def _poll(self) -> None:
+        while True:
+            try:
+                kind, value = self._results.get_nowait()
+            except queue.Empty:
+                return
+            self._take(kind, value)
+
+    def usable(self) -> bool:
+        """Tell whether batches go to the process now (False while it starts, or if it never did)."""
+        if self._given_up:
+            return False
+        self._poll()
+        if self._error is not None and not self._ready:
+            log.warning("the org-sync writer process could not start (%s); writing in this process", self._error)
+            self._give_up()
+            return False
+        if not self._ready and time.monotonic() - self._started > _WRITER_START_SECONDS:
+            log.warning("the org-sync writer process did not start in %.0f s; writing in this process",
+                        _WRITER_START_SECONDS)
+            self._give_up()
+            return False
+        self._check()
+        return self._ready
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise OrgSyncError(f"writing members failed in the writer process: {self._error}")
+        if self._ready and not self._process.is_alive():
+            raise OrgSyncError("the writer process ended before the sync was done; no batch was lost but "
+                               "the unwritten ones: sync again")
+
+    def send(self, created: list[dict[str, Any]], updated: list[dict[str, Any]], when: datetime) -> None:
+        """Queue a batch for the process (waiting while four are queued)."""
+        while True:
+            self._check()
+            try:
+                self._batches.put((created, updated, when), timeout=1.0)
+            except queue.Full:
+                self._poll()
+                continue
+            self._sent += 1
+            return
+
+    def finish(self) -> int:
+        """Wait until every sent batch is written; return the rows written by the process."""
+        self._batches.put(None)
+        deadline = time.monotonic() + _WRITER_FINISH_SECONDS
+        while self._answered < self._sent:
+            self._check()
+            try:
+                kind, value = self._results.get(timeout=1.0)
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    self.abandon()
+                    raise OrgSyncError("the writer process did not finish in time") from None
+                if not self._process.is_alive():
+                    self._poll()
+                    self._check()
+                    if self._answered < self._sent:
+                        raise OrgSyncError("the writer process ended with batches unwritten; sync again") from None
+                continue
+            self._take(kind, value)
+        self._check()
+        self._process.join(10)
+        self._close_queues()
+        return self.written
+
+    def _close_queues(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._batches.close()
+            self._results.close()
+
+    def _give_up(self) -> None:
+        self._given_up = True
+        self.abandon()
+
+    def abandon(self) -> None:
+        """Stop the process without waiting for queued batches (the run failed or gave it up)."""
+        if self._closed:
+            return
+        with contextlib.suppress(Exception):
+            self._batches.put_nowait(None)
+        self._process.join(5)
+        if self._process.is_alive():
+            self._process.terminate()  # mid-batch: that batch's transaction rolls back
+            self._process.join(5)
+        self._close_queues()
 
 
 def _upsert_members(store: OrgStore, created: list[dict[str, Any]], updated: list[dict[str, Any]],
@@ -606,6 +831,7 @@ class _Puller:
         self._calls_lock = threading.Lock()
         # Every userid and open_userid handed to the sink, to tell which listed ids no list gave.
         self.known: set[str] = set()
+        self.listed = 0  # member ids user/list_id gave so far
 
     def _call(self, fetch: Callable[[], Any]) -> Any:
         with self._calls_lock:
@@ -613,8 +839,9 @@ class _Puller:
         return fetch()
 
     def _skip(self, kind: str, entity: str, exc: WeComAPIError) -> None:
-        self.report.skipped += 1
-        self.report.skippedIds.append(f"{kind}:{entity}")
+        with self._calls_lock:  # fetch threads skip entities concurrently
+            self.report.skipped += 1
+            self.report.skippedIds.append(f"{kind}:{entity}")
         log.info("skipped %s %s: %s", kind, entity, exc.errcode)
 
     def run(self, sink: _Sink) -> tuple[set[str], set[str] | None]:
@@ -680,6 +907,7 @@ class _Puller:
                     ident = row.get("userid") or row.get("open_userid")
                     if ident:
                         found.add(str(ident))
+                self.listed = len(found)  # read by the main thread: how large the org is, early
                 cursor = page["next_cursor"]
                 if not cursor:
                     return found
@@ -702,38 +930,45 @@ class _Puller:
                  departments: Callable[[], None]) -> None:
         """Fetch each department's members, at most 8 × concurrency requests ahead of the sink.
 
-        ``departments`` runs once, when the first member list is in (department/list is answered
-        by then): the department records reach the sink while the member lists keep coming.
+        ``departments`` runs once, after the first member list is in (waiting for department/list if
+        it is still out): the department records reach the sink while the member lists keep coming.
         """
         waiting = deque(dept_ids)
-        running: set[Future[list[dict[str, Any]]]] = set()
+        # Finished fetches queue up here, so taking the next one costs the same however many run.
+        finished: queue.SimpleQueue[Future[list[dict[str, Any]]]] = queue.SimpleQueue()
+        running = 0
         done_count = 0
         # Deep enough that the fetches go on while the sink writes a batch; each page is small.
         window = self.concurrency * 8
         collected_at = 0
         total = len(dept_ids)
         pending_departments: Callable[[], None] | None = departments
+        expect: Callable[[int], None] = getattr(sink, "expect", lambda members: None)
         self.progress("members", 0, total)
         while waiting or running:
-            while waiting and len(running) < window:
-                running.add(pool.submit(self._department_members, waiting.popleft()))
-            finished, running = wait_futures(running, return_when=FIRST_COMPLETED)
+            while waiting and running < window:
+                pool.submit(self._department_members, waiting.popleft()).add_done_callback(finished.put)
+                running += 1
+            future = finished.get()
+            running -= 1
             if pending_departments is not None:
                 write_departments = pending_departments
                 pending_departments = None
                 write_departments()
-            for future in finished:
-                records = future.result()  # raises the fetch's error, if any
-                if self._track:
-                    self._note(records)
-                sink.members(records)
-                done_count += 1
-            self.progress("members", done_count, total)
-            self.heartbeat()
+            records = future.result()  # raises the fetch's error, if any
+            if self._track:
+                self._note(records)
+            if self.listed:
+                expect(self.listed)
+            sink.members(records)
+            done_count += 1
+            if done_count % 16 == 0 or not running:
+                self.progress("members", done_count, total)
+                self.heartbeat()
             if done_count >= collected_at + _COLLECT_EVERY:
                 # The collector is paused (see _collector_paused): free the few young cycles now and then.
                 collected_at = done_count
-                gc.collect(0)
+                gc.collect(1)
         if pending_departments is not None:  # an org without departments in scope
             pending_departments()
 
@@ -773,13 +1008,13 @@ class _WriteSink:
     """Write pulled data as it arrives."""
 
     def __init__(self, store: OrgStore, report: SyncReport, when: datetime, batch_size: int,
-                 heartbeat: Callable[[], None]) -> None:
+                 heartbeat: Callable[[], None], *, process: StoreRecipe | None = None,
+                 process_after: int = DEFAULT_WRITER_PROCESS_AFTER) -> None:
         self.store = store
         self.report = report
         self.when = when
-        self.writer = _MemberWriter(store, report, when, batch_size, heartbeat)
-        self.dept_ids: set[str] = set()
-        self.unnamed: set[str] = set()
+        self.writer = _MemberWriter(store, report, when, batch_size, heartbeat, process=process,
+                                    process_after=process_after)
 
     @property
     def seen(self) -> set[str]:
@@ -790,9 +1025,12 @@ class _WriteSink:
         """Return every userid and open_userid taken so far."""
         return self.writer.seen | self.writer.open_ids
 
+    def expect(self, members: int, *, all_new: bool = False) -> None:
+        """Hear how many members the org has at least (user/list_id's pages tell early)."""
+        self.writer.expect(members, all_new=all_new)
+
     def departments(self, records: list[dict[str, Any]]) -> None:
         """Write the departments (ones whose name could not be read keep their stored name)."""
-        self.dept_ids = {str(r["id"]) for r in records}
         self.report.rowsWritten += write_depts(self.store, records, self.when, self.report)
 
     def members(self, records: list[dict[str, Any]]) -> None:
@@ -843,7 +1081,10 @@ class OrgSync:
 
     def __init__(self, client: Any, store: OrgStore, *, concurrency: int = DEFAULT_CONCURRENCY,
                  batch_size: int = DEFAULT_BATCH_SIZE, lease_seconds: float = DEFAULT_LEASE_SECONDS,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, writer_process: StoreRecipe | None = None,
+                 writer_process_after: int = DEFAULT_WRITER_PROCESS_AFTER) -> None:
+        """Configure a sync; ``writer_process`` (how another process opens ``store``) lets a sync that
+        passes ``writer_process_after`` members write the rest from a child process."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if lease_seconds < 10:
@@ -854,8 +1095,12 @@ class OrgSync:
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self.progress: Progress = progress or _no_progress
+        self.writer_process = writer_process
+        self.writer_process_after = writer_process_after
         self._lease: str | None = None
         self._renewed_at = 0.0
+        self._previous_members = 0  # members the last run found (read when the lease is taken)
+        self._first_run = False  # no run of this organisation completed yet
 
     def __repr__(self) -> str:
         return f"OrgSync({self.store.corpFullName!r}, corp {self.store.corpId!r})"
@@ -867,16 +1112,21 @@ class OrgSync:
         started = time.monotonic()
         when = self._claim()
         report = SyncReport()
+        sink = _WriteSink(self.store, report, when, self.batch_size, self._heartbeat,
+                          process=self.writer_process, process_after=self.writer_process_after)
+        # The last run's count tells a re-sync the org's size; a first sync will write every member.
+        sink.expect(self._previous_members, all_new=self._first_run)
         try:
-            sink = _WriteSink(self.store, report, when, self.batch_size, self._heartbeat)
             dept_ids, in_scope = _Puller(self.client, report, self.concurrency, self.progress,
                                          self._heartbeat).run(sink)
             sink.writer.flush()
+            sink.writer.close()  # every batch committed before anything is offlined
             self.progress("finishing", 0, None)
             # Members listed in scope but skipped (60011) are not gone.
             present = sink.seen if in_scope is None else sink.seen | in_scope
             self._finish(report, when, sink.writer.leftovers(), present, dept_ids)
         except BaseException as exc:
+            sink.writer.abandon()
             report.seconds = time.monotonic() - started
             self._release("failed", report, exc)
             raise
@@ -1052,6 +1302,9 @@ class OrgSync:
         token = secrets.token_hex(8)
         now = utc_now()
         previous = state.get(Q(corpFullName=key))
+        last_report = previous.report if previous is not None and isinstance(previous.report, dict) else {}
+        self._previous_members = int(last_report.get("members") or 0)
+        self._first_run = previous is None or previous.lastSuccessAt is None
         when = now
         if previous is not None and previous.finishedAt is not None and previous.finishedAt >= now:
             when = previous.finishedAt + timedelta(microseconds=1)  # a frozen or coarse clock

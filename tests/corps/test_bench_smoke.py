@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from ..conftest import ROOT  # type: ignore[import-not-found]
+from ..conftest import ROOT
 
 
 def test_corp_sync_benchmark_runs_small() -> None:

@@ -16,7 +16,7 @@ from jitlite.sandbox.defaults import DEFAULT_SUITE_ID
 from jitlite.sandbox.testing import Sandbox
 from jitlite.storage import create_pg_engine
 
-from .conftest import (  # type: ignore[import-not-found]
+from .conftest import (
     CORP,
     CORP_ELEMENT,
     SECOND_CORP,

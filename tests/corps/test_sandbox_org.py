@@ -12,7 +12,7 @@ from jitlite.sandbox.errors import SandboxError
 from jitlite.sandbox.testing import Sandbox
 from jitlite.wecom import parse_flat_xml
 
-from ..conftest import ROOT  # type: ignore[import-not-found]
+from ..conftest import ROOT
 
 
 def _token(sandbox: Sandbox) -> str:
@@ -69,7 +69,8 @@ def test_party_events_leave_the_name_out_when_ids_only(sandbox: Sandbox, ids_onl
 
 
 def test_the_sandbox_server_prints_its_url_and_serves_a_generated_org() -> None:
-    code = "from jitlite.sandbox.server import serve; serve(port=0, members=120, depts=6, ticket_interval=0, quiet=True)"
+    code = ("from jitlite.sandbox.server import serve; "
+            "serve(port=0, members=120, depts=6, ticket_interval=0, quiet=True)")
     process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert process.stderr is not None

@@ -66,7 +66,7 @@ def test_quick_start_and_method_examples(seed_app: jitlite.App, capsys: pytest.C
     assert [d["name"] for d in dept_list][:2] == ["沙盒科技", "研发中心"]
 
     # getAgentId
-    from corps.QywxProxyType import QywxProxyCorp  # type: ignore[import-not-found]  # the App resolves it
+    from corps.QywxProxyType import QywxProxyCorp  # type: ignore[import-not-found]  # an App resolves it
 
     agent_id = QywxProxyCorp.getAgentId(CORP, DEFAULT_SUITE_ID)
     print(f"Application ID: {agent_id}")
@@ -190,7 +190,7 @@ def test_multi_enterprise_example(open_app: Callable[..., jitlite.App], sandbox:
 
 
 def test_get_agent_id_errors(seed_app: jitlite.App, sandbox: Sandbox) -> None:
-    from corps.QywxProxyType import QywxProxyCorp
+    from corps.QywxProxyType import QywxProxyCorp  # type: ignore[import-not-found,unused-ignore]  # an App resolves it
 
     with pytest.raises(jitlite.CorpNotAuthorized, match="has not authorised"):
         QywxProxyCorp.getAgentId("wwnobody", DEFAULT_SUITE_ID)
@@ -212,3 +212,21 @@ def test_bulk_register_offlines_members_absent_from_the_data(seed_app: jitlite.A
     with pytest.raises(ValueError, match="not " + CORP):
         corp.bulkRegister({"corpId": "wwother", "userList": []})
 
+
+
+def test_element_code_imports_the_type_by_full_name(open_app: Callable[..., jitlite.App], sandbox: Sandbox) -> None:
+    source = ("from corps.QywxProxyType import QywxProxyCorp\n"
+              "from services.NormalType import NormalService\n\n\n"
+              "class AgentInfo(NormalService):\n"
+              "    def agentOf(self, corpId, suiteId):\n"
+              "        return QywxProxyCorp.getAgentId(corpId, suiteId)\n\n"
+              "    def membersOf(self, corpId):\n"
+              "        corp = self.app.getElement('corps.QywxProxyType').forCorp(corpId)\n"
+              "        corp.syncCorp()\n"
+              "        return len(corp.getMembers())\n")
+    app = open_app({"services/AgentInfo/e.json": json.dumps({"title": "Agent info", "type": "services.NormalType"}),
+                    "services/AgentInfo/__init__.py": source})
+    authorise(app, sandbox)
+    service = app.getElement("services.AgentInfo")
+    assert service.agentOf(CORP, DEFAULT_SUITE_ID) == app.getElement(PROXY).corpAuth(CORP).agentId
+    assert service.membersOf(CORP) == 10  # the corp's folder organisation, reached by its corp id

@@ -40,3 +40,15 @@ max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("JITLITE_ACCESS_LOG") or None  # "-" for stdout; off by default (callbacks are many)
 errorlog = "-"
 loglevel = os.environ.get("JITLITE_LOG_LEVEL", "info")
+
+
+def when_ready(server):  # type: ignore[no-untyped-def]
+    """Warn, once, in the master when the app's state would not be shared by the workers."""
+    from jitlite.web.serving import app_from_env, shared_state_warnings
+
+    app = app_from_env()
+    try:
+        for warning in shared_state_warnings(app, server.cfg.workers):
+            server.log.warning(warning)
+    finally:
+        app.close()

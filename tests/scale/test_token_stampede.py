@@ -122,6 +122,7 @@ def test_gunicorn_workers_asking_for_an_expired_token_cause_one_gettoken(kind: s
                "PROBE_WECOM_URL": sandbox.url}
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers=4", "--threads=16", "--worker-class=gthread",
+             "--worker-connections=16",  # a worker takes at most 16 at once, so the 64 spread over workers
              f"--bind=127.0.0.1:{port}", "--chdir", str(Path(__file__).parent), "token_probe:app"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         try:

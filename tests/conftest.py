@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import jitlite
+
+if TYPE_CHECKING:  # imported by pytest as a plugin below; importing it first would skip its assert rewriting
+    from jitlite.sandbox.testing import Sandbox
 
 pytest_plugins = ["jitlite.sandbox.testing"]
 
@@ -74,3 +78,24 @@ def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("qywx", "wechat")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def open_demo(tmp_path: Path, sandbox: Sandbox) -> Iterator[Callable[[], jitlite.App]]:
+    """Return a function that opens (or re-opens, as after a restart) a copy of the demo app on the sandbox.
+
+    The copy is ``tmp_path / "demo"``; a test may add element folders there before the first open.
+    """
+    root = tmp_path / "demo"
+    shutil.copytree(DEMO_APP, root, ignore=shutil.ignore_patterns("appData", "jitlite.toml"))
+    opened: list[jitlite.App] = []
+
+    def open_app() -> jitlite.App:
+        app = jitlite.App(root, environ={})
+        sandbox.connect(app)
+        opened.append(app)
+        return app
+
+    yield open_app
+    for app in reversed(opened):
+        app.close()

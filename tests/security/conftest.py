@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import logging
-import shutil
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-
-import jitlite
-from jitlite.sandbox.testing import Sandbox
-
-from ..conftest import DEMO_APP
 
 PROXY_SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
 
@@ -51,22 +44,3 @@ def captured() -> Iterator[RecordCapture]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
-
-
-@pytest.fixture
-def open_demo(tmp_path: Path, sandbox: Sandbox) -> Iterator[Callable[[], jitlite.App]]:
-    """Return a function that opens the demo app (a fresh copy) on the sandbox."""
-    root = tmp_path / "demo"
-    shutil.copytree(DEMO_APP, root, ignore=shutil.ignore_patterns("appData", "jitlite.toml"))
-    opened: list[jitlite.App] = []
-
-    def open_app() -> jitlite.App:
-        app = jitlite.App(root, environ={})
-        sandbox.connect(app)
-        opened.append(app)
-        return app
-
-    yield open_app
-    for app in opened:
-        if PROXY_SERVICE in app._objects:
-            app.getElement(PROXY_SERVICE).close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,16 +15,11 @@ from typing import Any
 
 import pytest
 
-from jitlite.runtime import clock
-from jitlite.wecom import WeComCrypto
-
 from ..conftest import DEMO_APP
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
 CALLBACKS = "auths.loginTypes.QywxProxyType.QywxProxyCallbackModel"
-SUITE_ID = "tjsandboxsuite0001"  # the demo app's suite, token and key (its app.json defaults)
-pusher = WeComCrypto("sandboxtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
 
 
 def _load_topology() -> Any:
@@ -67,18 +61,6 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
-
-
-def suite_ticket(ticket: str, *, nonce: str | None = None) -> dict[str, str]:
-    """Return notify's arguments for a suite_ticket push encrypted and signed as WeCom sends it."""
-    timestamp = str(int(clock.now()))
-    nonce = nonce or secrets.token_hex(8)
-    xml = (f"<xml><SuiteId><![CDATA[{SUITE_ID}]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType>"
-           f"<TimeStamp>{timestamp}</TimeStamp><SuiteTicket><![CDATA[{ticket}]]></SuiteTicket></xml>")
-    envelope = pusher.encrypt_message(xml, nonce, timestamp, SUITE_ID)
-    encrypt = envelope.split("<Encrypt><![CDATA[")[1].split("]]>")[0]
-    return {"nonce": nonce, "timestamp": timestamp, "body": envelope,
-            "msg_signature": pusher.signature(timestamp, nonce, encrypt)}
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from jitlite.runtime import clock
 from jitlite.tasks import SYNC_CORP, reconcile, sync_corp
 from jitlite.tasks.runner import PROCESS_CALLBACK, CeleryRunner, producer
 
-from .conftest import CALLBACKS, SERVICE, suite_ticket, wait_for
+from ..callbacks import suite_ticket
+from .conftest import CALLBACKS, SERVICE, wait_for
 
 BLOCKING_SERVICE = '''
 """The official proxy service, with a suite_ticket handler that blocks while appData/block exists."""

@@ -21,8 +21,9 @@ from jitlite.sandbox.server import SandboxServer
 from jitlite.wecom.client import CorpClient
 from jitlite.wecom.tokens import TokenManager
 
+from ..callbacks import suite_ticket
 from ..conftest import DEMO_APP
-from .conftest import CALLBACKS, SERVICE, local_topology, need, need_celery, suite_ticket, wait_for
+from .conftest import CALLBACKS, SERVICE, local_topology, need, need_celery, wait_for
 from .faults import CuttableProxy, PrivateRedis
 
 FAST = {"callbackLeaseSeconds": 2.0, "callbackSweepSeconds": 0.5}

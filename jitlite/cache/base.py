@@ -210,6 +210,18 @@ class Cache(ABC):
         seconds = _seconds(ts, ttl)
         return self._set_raw(name, raw, None if seconds is None else check_ttl(seconds))
 
+    def add(self, name: str, value: Any, ts: float | None = None, *, ttl: float | None = None) -> bool:
+        """Store `value` as JSON under `name` only if it holds no unexpired value; return whether it stored.
+
+        Atomic across threads and processes sharing the backend: of concurrent adds of one name,
+        exactly one returns True. An expired value counts as absent and is replaced. The new value
+        expires after `ts` seconds (JitAi's name; `ttl=` is the same), or never.
+        """
+        check_name(name)
+        raw = encode_value(name, value)
+        seconds = _seconds(ts, ttl)
+        return self._add_raw(name, raw, None if seconds is None else check_ttl(seconds))
+
     def getNumeric(self, name: str) -> int | float:
         """Return the number stored under `name`, 0 if missing; raise TypeError for non-numbers."""
         value = self.get(name)
@@ -310,6 +322,10 @@ class Cache(ABC):
     @abstractmethod
     def _set_raw(self, name: str, raw: str, ttl: float | None) -> bool:
         """Store JSON text under `name` with an optional TTL, replacing value and TTL."""
+
+    @abstractmethod
+    def _add_raw(self, name: str, raw: str, ttl: float | None) -> bool:
+        """Store JSON text under `name` only if it holds no unexpired value, atomically; return whether stored."""
 
     @abstractmethod
     def _incr(self, name: str, amount: int) -> int:

@@ -141,6 +141,15 @@ class MemoryCache(Cache):
             store.put(self.namespace, name, _Entry(raw, None if ttl is None else now + ttl), now)
             return True
 
+    def _add_raw(self, name: str, raw: str, ttl: float | None) -> bool:
+        store = self.store
+        with store.mutex:
+            now = store.clock()
+            if store.live(self.namespace, name, now) is not None:
+                return False
+            store.put(self.namespace, name, _Entry(raw, None if ttl is None else now + ttl), now)
+            return True
+
     def _incr(self, name: str, amount: int) -> int:
         store = self.store
         with store.mutex:

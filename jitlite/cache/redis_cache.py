@@ -89,6 +89,11 @@ class RedisCache(Cache):
         px = None if ttl is None else _ms(ttl)
         return bool(self.client.set(self._key(name), raw, px=px))
 
+    def _add_raw(self, name: str, raw: str, ttl: float | None) -> bool:
+        # SET NX is atomic on the server; Redis drops expired keys itself, so NX sees them as absent.
+        px = None if ttl is None else _ms(ttl)
+        return bool(self.client.set(self._key(name), raw, nx=True, px=px))
+
     def _incr(self, name: str, amount: int) -> int:
         try:
             return self.client.incrby(self._key(name), amount)

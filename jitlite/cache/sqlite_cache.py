@@ -176,6 +176,24 @@ class SqliteCache(Cache):
         self._maybe_purge(now)
         return True
 
+    def _add_raw(self, name: str, raw: str, ttl: float | None) -> bool:
+        now = self.clock()
+        # One statement, atomic on its own: insert, or take over the existing row only if it has
+        # expired; a live row is left alone and the statement changes nothing (rowcount 0).
+        added = (
+            self._conn()
+            .execute(
+                "INSERT INTO jitlite_cache (namespace, name, value, expires_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (namespace, name) DO UPDATE SET value = excluded.value, "
+                "expires_at = excluded.expires_at "
+                "WHERE jitlite_cache.expires_at IS NOT NULL AND jitlite_cache.expires_at <= ?",
+                (self.namespace, name, raw, None if ttl is None else now + ttl, now),
+            )
+            .rowcount
+        )
+        self._maybe_purge(now)
+        return added > 0
+
     def _incr(self, name: str, amount: int) -> int:
         now = self.clock()
         with self._write() as conn:

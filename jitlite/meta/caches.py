@@ -37,6 +37,10 @@ class CacheElement(Element):
         """Store a JSON value under name, expiring after ts seconds if given; return True."""
         return self.backend.set(name, value, ts, ttl=ttl)
 
+    def add(self, name: str, value: Any, ts: float | None = None, *, ttl: float | None = None) -> bool:
+        """Store a JSON value under name unless it holds one (atomically), expiring after ts s; False if held."""
+        return self.backend.add(name, value, ts, ttl=ttl)
+
     def getNumeric(self, name: str) -> int | float:
         """Return the number stored under name, or 0 if there is none."""
         return self.backend.getNumeric(name)

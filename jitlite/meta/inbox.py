@@ -2,19 +2,22 @@
 
 ::
 
-    accept  → store the record (deduplicated by payload hash) — only then may the sender get "success"
-            → schedule its id on the runner
-    process → claim it with a lease (owner + expiry) → run the Type's handler → record done or failed
+    accept  → store the record (deduplicated by payload hash) in one short transaction — only then may
+              the sender get "success" → schedule its id on the runner
+    process → claim what is queued, in one statement, with a lease (owner + expiry) → drop records a
+              newer one in the batch supersedes → run the Type's handler on each → record done or failed
     sweep   → renew the leases this process holds; re-schedule records whose lease expired (their
               worker died) and pending records nobody picked up; runs at start-up and periodically
     retry   → run a failed, pending or lease-expired record again, now (``retryCallBack``)
 
 The database row is the source of truth; a runner is given nothing but the record id, so where work
-runs is a seam (:class:`InboxRunner`): :class:`ThreadRunner` runs records in this process, and a task
-queue can take its place without changing the inbox or the Types. Claims are conditional updates, so
-whichever process or thread claims a record first runs it and every other claim is a no-op; a handler
-can still run twice if its worker stalls past its lease and the record is re-claimed, so handlers
-must be idempotent (WeCom redelivers anyway).
+runs is a seam (:class:`InboxRunner`): :class:`ThreadRunner` runs records in this process, taking
+whatever has queued up as one batch (so under load a claim, a coalesced handler run and the outcomes
+cost a few statements per batch, not several per record, and the request's insert rarely waits for
+SQLite's write lock), and a task queue can take its place without changing the inbox or the Types.
+Claims are conditional updates, so whichever process or thread claims a record first runs it and
+every other claim is a no-op; a handler can still run twice if its worker stalls past its lease and
+the record is re-claimed, so handlers must be idempotent (WeCom redelivers anyway).
 
 Lease expiries are wall-clock times (``jitlite.runtime.clock``) compared across processes and hosts,
 so the hosts' clocks must agree (NTP) to well within a lease.
@@ -35,6 +38,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -48,6 +52,7 @@ from ..runtime.logredact import redact
 from ..storage import ConstraintError, Q, Row
 
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "DEFAULT_LEASE_SECONDS",
     "DEFAULT_SWEEP_SECONDS",
     "RECORD_FIELDS",
@@ -68,6 +73,8 @@ RECORD_FIELDS = ("id", "payloadHash", "status", "attempts", "lastError", "note",
 _ERROR_TEXT_LIMIT = 2000
 _SWEEP_PAGE = 200  # record ids a sweep reads per query
 _SWEEP_LIMIT = 10_000  # records one sweep schedules at most; the next sweep takes the rest
+DEFAULT_BATCH_SIZE = 100  # records one claim takes at most: bounds a batch's statements and its lease work
+DEFAULT_LINGER_SECONDS = 0.05  # how long a batch gathers before it is claimed: delay traded for throughput
 
 
 class InboxUnavailable(JitliteError):
@@ -112,20 +119,65 @@ class InboxRunner(Protocol):
 
 
 class ThreadRunner:
-    """Run records on a small thread pool in this process (the default runner)."""
+    """Run records on a small thread pool in this process (the default runner), in batches.
 
-    def __init__(self, work: Callable[[int], None], *, workers: int = 1, name: str = "callback-inbox") -> None:
+    Submitted ids queue up; a pool thread waits ``linger`` seconds for more to arrive (unless a whole
+    batch is already there), then hands up to ``batch_size`` of them to the work function together.
+    Under load a batch holds what arrived in that time, so processing costs a few statements per
+    batch and leaves the CPU and SQLite's write lock to the requests that store callbacks; a quiet
+    inbox runs each record ``linger`` seconds after it came.
+    """
+
+    def __init__(self, work: Callable[[list[int]], None], *, workers: int = 1, name: str = "callback-inbox",
+                 batch_size: int = DEFAULT_BATCH_SIZE, linger: float = DEFAULT_LINGER_SECONDS) -> None:
+        if batch_size < 1:
+            raise ValueError(f"{name}: the batch size must be at least 1, not {batch_size!r}")
+        if not 0 <= linger <= 10:
+            raise ValueError(f"{name}: the linger must be between 0 and 10 seconds, not {linger!r}")
+        self._linger = linger
         self._work = work
+        self._workers = workers
+        self._batch_size = batch_size
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._futures: set[Future[None]] = set()
+        self._queued: deque[int] = deque()
+        self._draining = 0  # pool threads taking batches; never 0 while ids are queued
         self._lock = threading.Lock()
 
     def submit(self, record_id: int) -> None:
-        """Queue the record's work on the pool."""
-        future = self._executor.submit(self._work, record_id)
+        """Queue the record; start a pool thread on the queue unless enough already are."""
+        with self._lock:
+            self._queued.append(record_id)
+            if self._draining >= self._workers:
+                return
+            self._draining += 1
+        try:
+            future = self._executor.submit(self._drain)
+        except BaseException:
+            with self._lock:
+                self._draining -= 1
+                self._queued.remove(record_id)
+            raise
         with self._lock:
             self._futures.add(future)
         future.add_done_callback(self._forget)
+
+    def _drain(self) -> None:
+        """Take batches off the queue until it is empty."""
+        while True:
+            with self._lock:
+                short = 0 < len(self._queued) < self._batch_size
+            if short and self._linger:
+                time.sleep(self._linger)  # let a batch gather: one claim and one outcome write for all of it
+            with self._lock:
+                if not self._queued:
+                    self._draining -= 1
+                    return
+                batch = [self._queued.popleft() for _ in range(min(self._batch_size, len(self._queued)))]
+            try:
+                self._work(batch)
+            except Exception:  # the work keeps failures on the records; never let one stop the queue
+                log.exception("callback batch %s..%s failed outside its handlers", batch[0], batch[-1])
 
     def _forget(self, future: Future[None]) -> None:
         with self._lock:
@@ -164,8 +216,11 @@ class CallbackInbox:
     """Store, schedule, claim under a lease, process and sweep the callback records of one model.
 
     ``records`` is a model element (or manager) with the fields in ``RECORD_FIELDS``; ``handle``
-    turns a claimed record into a note for it (raising marks the record failed). ``runner`` builds
-    the runner from the work function (default: :class:`ThreadRunner` with one worker).
+    turns a claimed record into a note for it (raising marks the record failed). ``coalesce``, given
+    the records of one claimed batch, returns those a newer record of the batch makes pointless to
+    run (a superseded suite ticket), each with its note; they are recorded done without running.
+    ``purge`` deletes records no longer worth keeping and runs at each sweep. ``runner`` builds the
+    runner from the batch work function (default: :class:`ThreadRunner` with one worker).
     ``sweep_seconds`` of 0 turns the periodic sweep off (leases are still renewed).
     """
 
@@ -177,7 +232,9 @@ class CallbackInbox:
         name: str = "callback-inbox",
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         sweep_seconds: float = DEFAULT_SWEEP_SECONDS,
-        runner: Callable[[Callable[[int], None]], InboxRunner] | None = None,
+        runner: Callable[[Callable[[list[int]], None]], InboxRunner] | None = None,
+        coalesce: Callable[[list[Row]], Mapping[int, str]] | None = None,
+        purge: Callable[[], int] | None = None,
     ) -> None:
         if not lease_seconds > 0:
             raise ValueError(f"{name}: the lease must be a positive number of seconds, not {lease_seconds!r}")
@@ -192,6 +249,8 @@ class CallbackInbox:
                                  f"{', '.join(missing)}; add them to the model")
         self.records = records
         self.handle = handle
+        self.coalesce = coalesce
+        self.purge = purge
         self.name = name
         self.lease = timedelta(seconds=lease_seconds)
         self.sweep_seconds = sweep_seconds
@@ -200,7 +259,7 @@ class CallbackInbox:
         self._held: dict[int, str] = {}  # record id → owner of the claim this process holds on it
         self._scheduled: set[int] = set()  # ids on this process's runner, so a sweep does not queue them twice
         self._lock = threading.Lock()
-        self._runner = (runner or (lambda work: ThreadRunner(work, name=name)))(self._run_scheduled)
+        self._runner = (runner or (lambda work: ThreadRunner(work, name=name)))(self._run_batch)
         # A runner whose work runs elsewhere (a task queue) reads outcomes from the records.
         self._local = bool(getattr(self._runner, "local", True))
         bind = getattr(self._runner, "bind", None)
@@ -228,30 +287,37 @@ class CallbackInbox:
         except Exception as exc:  # the store is down: the caller must not acknowledge
             raise InboxUnavailable(f"{self.name}: cannot read the callback records ({_first_line(exc)})") from exc
 
-    def accept(self, values: Mapping[str, Any]) -> Accepted:
+    def accept(self, values: Mapping[str, Any], *, durable: bool = True) -> Accepted:
         """Store a callback once (by ``payloadHash`` within its unique key) and schedule it.
 
         Raises InboxUnavailable when the store fails: the sender must then be told to retry, never
-        "success". A redelivery of a stored payload is not stored or scheduled again.
+        "success". A redelivery of a stored payload is not stored or scheduled again. ``durable``
+        syncs the commit to disk (SQLite) before the sender is answered; a Type may pass False for
+        a callback it would get again if a power loss took it (one the sender re-sends anyway, or a
+        change a periodic reconciliation finds), saving the sync.
         """
         if not values.get("payloadHash"):
             raise ValueError(f"{self.name}: a callback record needs its payloadHash")
         try:
-            row = self.records.create({**values, "status": "pending", "attempts": 0})
-        except ConstraintError as exc:
-            scope = {k: v for k, v in values.items() if k == "payloadHash" or k in self._unique_scope()}
-            existing = self._get_or_unavailable(Q(**scope))
-            if existing is None:  # refused for another reason than a duplicate: not stored
-                raise InboxUnavailable(f"{self.name}: the callback record was refused ({_first_line(exc)})") from exc
-            return Accepted(existing.id, duplicate=True)
+            # One statement in one short transaction; a redelivery meets the unique key and writes nothing.
+            record_id = self.records.createIfAbsent({**values, "status": "pending", "attempts": 0}, durable=durable)
+        except ConstraintError as exc:  # refused for another reason than a duplicate: not stored
+            raise InboxUnavailable(f"{self.name}: the callback record was refused ({_first_line(exc)})") from exc
         except Exception as exc:
             raise InboxUnavailable(f"{self.name}: cannot store the callback ({_first_line(exc)})") from exc
+        if record_id is None:
+            scope = {k: v for k, v in values.items() if k == "payloadHash" or k in self._unique_scope()}
+            existing = self._get_or_unavailable(Q(**scope))
+            if existing is None:  # stored a moment ago and already purged: it was processed
+                raise InboxUnavailable(f"{self.name}: the callback record vanished as it was redelivered; "
+                                       "deliver it again")
+            return Accepted(existing.id, duplicate=True)
         try:
-            self.schedule(row.id)
+            self.schedule(record_id)
         except Exception as exc:  # stored all the same: a sweep or the next start runs it
             log.warning("%s: record %s is stored but could not be scheduled (%s); a sweep will run it",
-                        self.name, row.id, _first_line(exc))
-        return Accepted(row.id, duplicate=False)
+                        self.name, record_id, _first_line(exc))
+        return Accepted(record_id, duplicate=False)
 
     def _unique_scope(self) -> set[str]:
         table = getattr(getattr(self.records, "manager", self.records), "model", None)
@@ -287,26 +353,82 @@ class CallbackInbox:
                 self._scheduled.discard(record_id)
             raise
 
-    def _run_scheduled(self, record_id: int) -> None:
-        """Process one scheduled record (the runner's work); a handler's failure is kept on the record."""
+    def _run_batch(self, record_ids: list[int]) -> None:
+        """Process scheduled records (the runner's work); a handler's failure is kept on its record."""
         try:
-            self.process(record_id, raise_errors=False)
-        except Exception as exc:  # the store failed around the handler: the lease runs out, a sweep retries
-            log.warning("%s: record %s could not be claimed or its outcome recorded (%s); a sweep will take "
-                        "it up again", self.name, record_id, _first_line(exc))
+            self.process_many(record_ids, raise_errors=False)
+        except Exception as exc:  # the store failed around the handlers: the leases run out, a sweep retries
+            log.warning("%s: records %s..%s could not be claimed or their outcomes recorded (%s); a sweep "
+                        "will take them up again", self.name, record_ids[0], record_ids[-1], _first_line(exc))
         finally:
             with self._lock:
-                self._scheduled.discard(record_id)
+                self._scheduled.difference_update(record_ids)
 
     def process(self, record_id: int, *, raise_errors: bool = True) -> bool:
         """Claim a pending or lease-expired record and run it; False if it was not claimable.
 
         A handler's exception marks the record failed and, with ``raise_errors``, propagates.
         """
-        row = self.records.get(Q(id=record_id))
-        if row is None or not self._claimable_now(row):
-            return False
-        return self._claim_and_run(row, ("pending",), raise_errors=raise_errors)
+        return self.process_many([record_id], raise_errors=raise_errors) > 0
+
+    def process_many(self, record_ids: list[int], *, raise_errors: bool = True) -> int:
+        """Claim the pending or lease-expired records among these ids, run them; return how many were claimed.
+
+        One conditional update claims them all (records another worker holds or finished are left
+        out), superseded ones are recorded done without running, the rest run in id order, and the
+        outcomes are written a statement per distinct outcome. A handler's exception marks its record
+        failed; with ``raise_errors`` the first one propagates after every outcome is recorded.
+        """
+        if not record_ids:
+            return 0
+        now = clock.utc_now()
+        owner = f"{self.owner}:{next(self._claim_numbers)}"
+        claimable = Q(id__in=sorted(set(record_ids))) & (Q(status="pending") | self._expired_claim(now))
+        rows = self.records.updateAndReturn(
+            claimable, {"status": "processing", "leaseOwner": owner, "leaseExpiresAt": now + self.lease,
+                        "processedAt": now}, increments={"attempts": 1})
+        if not rows:
+            return 0
+        rows.sort(key=lambda row: row.id)
+        with self._lock:
+            self._held.update((row.id, owner) for row in rows)
+        first_error: Exception | None = None
+        try:
+            outcomes: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
+            superseded = self._superseded(rows)
+            for row in rows:
+                if row.id in superseded:
+                    outcomes[("done", superseded[row.id], None)].append(row.id)
+                    continue
+                try:
+                    note = self.handle(row)
+                except Exception as exc:
+                    text = redact(f"{type(exc).__name__}: {exc}")[:_ERROR_TEXT_LIMIT]
+                    log.warning("%s: record %s (%s) failed: %s", self.name, row.id, row.get("infoType", "?"), text)
+                    outcomes[("failed", None, text)].append(row.id)
+                    first_error = first_error or exc
+                else:
+                    outcomes[("done", note, None)].append(row.id)
+            for (status, note, error), ids in outcomes.items():
+                self._finish(ids, owner, {"status": status, "note": note, "lastError": error})
+        finally:
+            with self._lock:
+                for row in rows:
+                    self._held.pop(row.id, None)
+        if first_error is not None and raise_errors:
+            raise first_error
+        return len(rows)
+
+    def _superseded(self, rows: list[Row]) -> Mapping[int, str]:
+        """Ask the Type which claimed records a newer one makes pointless to run; a failure runs them all."""
+        if self.coalesce is None or len(rows) < 2:
+            return {}
+        try:
+            return self.coalesce(rows)
+        except Exception as exc:
+            log.warning("%s: could not coalesce a batch of %d records (%s); running each", self.name, len(rows),
+                        _first_line(exc))
+            return {}
 
     def retry(self, record_id: int) -> Row:
         """Run a failed, pending or lease-expired record again in this thread; return it as it ends.
@@ -342,9 +464,6 @@ class CallbackInbox:
         expires = self._lease_expiry(row)
         return expires is not None and expires > clock.utc_now()
 
-    def _claimable_now(self, row: Row) -> bool:
-        return row.status == "pending" or (row.status == "processing" and not self._lease_live(row))
-
     def _expired_claim(self, now: datetime) -> Q:
         return Q(status="processing") & (
             Q(leaseExpiresAt__lt=now) | Q(leaseExpiresAt__isnull=True, processedAt__lt=now - self.lease))
@@ -368,25 +487,26 @@ class CallbackInbox:
                 note = self.handle(row)
             except Exception as exc:
                 text = redact(f"{type(exc).__name__}: {exc}")[:_ERROR_TEXT_LIMIT]
-                self._finish(row.id, owner, {"status": "failed", "lastError": text})
+                self._finish([row.id], owner, {"status": "failed", "lastError": text})
                 log.warning("%s: record %s (%s) failed: %s", self.name, row.id, row.get("infoType", "?"), text)
                 if raise_errors:
                     raise
                 return True
-            self._finish(row.id, owner, {"status": "done", "note": note, "lastError": None})
+            self._finish([row.id], owner, {"status": "done", "note": note, "lastError": None})
         finally:
             with self._lock:
                 self._held.pop(row.id, None)
         return True
 
-    def _finish(self, record_id: int, owner: str, outcome: dict[str, Any]) -> None:
-        """Record the outcome, if this claim still owns the record."""
+    def _finish(self, record_ids: list[int], owner: str, outcome: dict[str, Any]) -> None:
+        """Record one outcome on the records this claim still owns."""
         changed = self.records.updateByFilter(
-            Q(id=record_id, status="processing", leaseOwner=owner),
+            Q(id__in=record_ids, status="processing", leaseOwner=owner),
             {**outcome, "leaseExpiresAt": None, "processedAt": clock.utc_now()})
-        if not changed:
-            log.warning("%s: record %s outlived its lease and was taken over; its outcome is left to the "
-                        "worker that holds it now", self.name, record_id)
+        if changed < len(record_ids):
+            log.warning("%s: %d of records %s..%s outlived their lease and were taken over; their outcome is "
+                        "left to the worker that holds them now", self.name, len(record_ids) - changed,
+                        record_ids[0], record_ids[-1])
 
     # -- leases and sweeping -------------------------------------------------------------------
 
@@ -413,6 +533,7 @@ class CallbackInbox:
         start-up every pending record is taken (grace 0). One sweep schedules at most _SWEEP_LIMIT
         records, read in pages by id; the next sweep takes the rest.
         """
+        self._purge()
         now = clock.utc_now()
         grace = self.lease if pending_grace is None else pending_grace
         stale = self._expired_claim(now) | Q(status="pending", receivedAt__lte=now - grace)
@@ -427,6 +548,17 @@ class CallbackInbox:
                 break
             last_id = rows[-1].id
         return taken
+
+    def _purge(self) -> None:
+        if self.purge is None:
+            return
+        try:
+            purged = self.purge()
+        except Exception as exc:  # keeping old records a while longer harms nothing
+            log.warning("%s: could not purge old records (%s)", self.name, _first_line(exc))
+            return
+        if purged:
+            log.info("%s: purged %d old record(s)", self.name, purged)
 
     def resume(self) -> int:
         """Schedule what a stopped or killed process left behind (call at start-up); return how many.

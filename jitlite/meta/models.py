@@ -134,6 +134,20 @@ class ModelElement(Element):
         """Insert a row and return it (``triggerEvent`` is accepted; model events are not run)."""
         return self.manager.create(rowData, triggerEvent)
 
+    def createIfAbsent(self, rowData: Mapping[str, Any], triggerEvent: int = 1, *,
+                       uniqueFields: Sequence[str] | None = None, durable: bool = False) -> Any | None:
+        """Insert a row unless one with the same unique key exists; return its new primary key, or None.
+
+        ``durable`` syncs the commit to disk even on an SQLite database set to ``synchronous`` NORMAL.
+        """
+        return self.manager.createIfAbsent(rowData, triggerEvent, uniqueFields=uniqueFields, durable=durable)
+
+    def updateAndReturn(self, filter: FilterArg, updateData: Mapping[str, Any], *,
+                        increments: Mapping[str, int] | None = None,
+                        fieldList: Sequence[str] | None = None) -> list[Row]:
+        """Update every matching row in one statement (adding ``increments``); return the rows as updated."""
+        return self.manager.updateAndReturn(filter, updateData, increments=increments, fieldList=fieldList)
+
     def updateOrAdd(
         self,
         filter: FilterArg,

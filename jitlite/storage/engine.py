@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import Pool, StaticPool
 from sqlalchemy.schema import CreateColumn, ExecutableDDLElement
 from sqlalchemy.sql.compiler import DDLCompiler
 
@@ -30,16 +33,24 @@ __all__ = [
     "SqliteSynchronous",
     "create_pg_engine",
     "create_sqlite_engine",
+    "durable_write_engine",
     "ensure_schema",
     "write_engine",
+    "write_transaction",
 ]
 
 log = logging.getLogger("jitlite.storage")
+
+# One mutex per SQLite database (keyed by the pool every view of its engine shares): the writers of
+# one process queue on it instead of on SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between
+# retries, so a callback's insert that meets a worker's short write would otherwise lose milliseconds.
+_sqlite_write_locks: weakref.WeakKeyDictionary[Pool, tuple[threading.RLock, float]] = weakref.WeakKeyDictionary()
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
 SQLITE_SYNCHRONOUS: tuple[SqliteSynchronous, ...] = ("NORMAL", "FULL")
 
 _WRITE_OPTION = "jitlite_write"
+_DURABLE_OPTION = "jitlite_durable"
 # pg_advisory_xact_lock key serialising ensure_schema across processes ("jitl" in ASCII).
 _SCHEMA_LOCK_KEY = 0x6A69746C
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -120,10 +131,23 @@ def create_sqlite_engine(
         finally:
             cursor.close()
 
+    _sqlite_write_locks[engine.pool] = (threading.RLock(), busy_timeout)
+
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        # Straight to the driver: a callback's store is one short transaction, and going through
+        # SQLAlchemy's statement machinery for BEGIN would cost as much as its INSERT.
+        dbapi_connection = conn.connection.dbapi_connection
+        assert dbapi_connection is not None  # a connection being begun is checked out
+        # A durable transaction's commit is synced to disk whatever the engine's level; SQLite takes
+        # the level only outside a transaction, so it is set here and put back at the next begin.
+        level = "FULL" if options.get(_DURABLE_OPTION, False) else synchronous
+        info = conn.connection.info
+        if info.get(_DURABLE_OPTION, synchronous) != level:
+            dbapi_connection.execute(f"PRAGMA synchronous={level}")
+            info[_DURABLE_OPTION] = level
+        dbapi_connection.execute("BEGIN IMMEDIATE" if options.get(_WRITE_OPTION, False) else "BEGIN")
 
     return engine
 
@@ -165,6 +189,37 @@ def create_pg_engine(
 def write_engine(engine: Engine) -> Engine:
     """Return a view of ``engine`` whose transactions take the write lock up front on SQLite."""
     return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+@contextmanager
+def write_transaction(writer: Engine) -> Iterator[Connection]:
+    """Run a write transaction on ``writer`` (a ``write_engine`` view): commit on success, roll back on error.
+
+    On SQLite the writers of this process take turns on one mutex per database first, so they hand
+    the write lock over at once; other processes still meet SQLite's busy timeout. A mutex not
+    had within that timeout is not waited for any longer: SQLite's own lock then decides.
+    """
+    found = _sqlite_write_locks.get(writer.pool)
+    if found is None:
+        with writer.begin() as conn:
+            yield conn
+        return
+    mutex, timeout = found
+    held = mutex.acquire(timeout=timeout)
+    try:
+        with writer.begin() as conn:
+            yield conn
+    finally:
+        if held:
+            mutex.release()
+
+
+def durable_write_engine(engine: Engine) -> Engine:
+    """Return a write view whose commits survive power loss on SQLite whatever its ``synchronous`` level.
+
+    (PostgreSQL's commits do already, with its default ``synchronous_commit``.)
+    """
+    return engine.execution_options(**{_WRITE_OPTION: True, _DURABLE_OPTION: True})
 
 
 # --- schema creation and migration ----------------------------------------------------------------

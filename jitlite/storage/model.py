@@ -6,6 +6,7 @@ import hashlib
 import json
 import operator
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from .engine import ensure_schema, write_engine
+from .engine import durable_write_engine, ensure_schema, write_engine, write_transaction
 from .errors import (
     AmbiguousFilterError,
     ConstraintError,
@@ -287,6 +288,7 @@ class ModelManager:
         self.pk = model.__pk__
         self._pk_column = self.table.c[self.pk]
         self._writer = write_engine(engine)
+        self._durable_writer = durable_write_engine(engine)
         secret_fields = [name for name, field in self.fields.items() if field.secret]
         if secret_fields and secret_box is None:
             raise SecretKeyError(
@@ -298,6 +300,8 @@ class ModelManager:
         self._writers = {name: self._make_writer(field) for name, field in self.fields.items()}
         self._columns: dict[str, ColumnElement[Any]] = {c.name: c for c in self.table.columns}
         self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _UpsertPlan] = {}
+        self._absent_keys: dict[tuple[str, ...] | None, tuple[str, ...]] = {}
+        self._absent_inserts: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
         if migrate:
             ensure_schema(engine, [model])
 
@@ -365,6 +369,106 @@ class ModelManager:
         with self._writing() as conn:
             found = conn.execute(sa.insert(self.table).returning(*self.table.columns), values).one()
         return self._row(self.table.columns.keys(), found)
+
+    def createIfAbsent(
+        self, rowData: Mapping[str, Any], triggerEvent: int = 1, *, uniqueFields: Sequence[str] | None = None,
+        durable: bool = False,
+    ) -> Any | None:
+        """Insert one row unless a row with the same unique key exists; return its new primary key, or None.
+
+        One statement (``INSERT … ON CONFLICT DO NOTHING … RETURNING``) in one short transaction:
+        of concurrent writers of one key exactly one inserts and none gets an error, and an existing
+        row is neither read nor changed. ``uniqueFields`` names the key (default: the model's first
+        unique key). Other constraint failures raise ConstraintError as ``create`` does. ``durable``
+        syncs this commit to disk on SQLite even when the database's ``synchronous`` is NORMAL, for
+        a row that could not be had again after a power loss.
+        """
+        _check_trigger(self.name, "createIfAbsent", triggerEvent)
+        asked = (None if uniqueFields is None
+                 else (uniqueFields,) if isinstance(uniqueFields, str) else tuple(uniqueFields))
+        key = self._absent_keys.get(asked)
+        if key is None:
+            key = self._conflict_key(uniqueFields, "createIfAbsent")
+            if key == (self.pk,) and self.fields[self.pk].autoincrement:
+                raise QueryError(f"{self.name}.createIfAbsent: the model has no unique key besides its AutoInt id; "
+                                 "declare __unique__ or unique=True on a field")
+            self._absent_keys[asked] = key
+        values = self._insert_values(rowData, "rowData")
+        columns = tuple(values)
+        plan = self._absent_inserts.get((key, columns))
+        if plan is None:
+            plan = self._absent_inserts[(key, columns)] = self._absent_plan(key, columns)
+        statement, sql, processors = plan
+        with self._writing(durable=durable) as conn:
+            if sql is None:
+                return conn.execute(statement, values).scalar()
+            # SQLite: the statement compiled once, the columns' bind processors applied here, and the
+            # driver's cursor run directly. This is the store of every acknowledged callback, and
+            # SQLAlchemy's per-statement machinery would otherwise cost more than SQLite's insert.
+            params = [value if process is None else process(value)
+                      for value, process in zip(values.values(), processors, strict=True)]
+            dbapi_connection = conn.connection.dbapi_connection
+            assert dbapi_connection is not None  # a connection in a transaction is checked out
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                found = cursor.fetchone()
+            except sqlite3.IntegrityError as exc:
+                raise ConstraintError(f"{self.name}: the database refused the write: {exc}") from exc
+            finally:
+                cursor.close()
+            return None if found is None else found[0]
+
+    def _absent_plan(
+        self, key: tuple[str, ...], columns: tuple[str, ...]
+    ) -> tuple[Any, str | None, list[Any]]:
+        """Return createIfAbsent's statement for these columns and, on SQLite, its SQL and bind processors."""
+        dialect = self.engine.dialect
+        insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        statement = (insert(self.table).on_conflict_do_nothing(index_elements=list(key))
+                     .returning(self._pk_column))
+        if dialect.name != "sqlite":
+            return statement, None, []
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        if tuple(compiled.positiontup or ()) != columns:
+            return statement, None, []  # parameters in another order than the values: let SQLAlchemy bind them
+        processors = [self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+        return statement, str(compiled), processors
+
+    def updateAndReturn(
+        self,
+        filter: FilterArg,
+        updateData: Mapping[str, Any],
+        *,
+        increments: Mapping[str, int] | None = None,
+        fieldList: Sequence[str] | None = None,
+    ) -> list[Row]:
+        """Update every row matching ``filter`` in one statement and return the rows as updated.
+
+        ``increments`` adds to integer fields in the same statement (``{"attempts": 1}``), so a
+        conditional claim reads nothing first. ``fieldList`` limits the returned fields.
+        """
+        where = self._required_where(filter, "updateAndReturn")
+        changes = self._update_values(updateData, "updateData")
+        for name, amount in (increments or {}).items():
+            field = self.fields.get(name)
+            if field is None:
+                raise self._unknown(name, "increments")
+            if name in changes or name == self.pk:
+                raise QueryError(f"{self.name}.updateAndReturn: {name!r} is both set and incremented, or is the "
+                                 "primary key; increment fields that updateData leaves alone")
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise QueryError(f"{self.name}.updateAndReturn: the increment of {name!r} must be an int, "
+                                 f"got {amount!r}")
+            changes[name] = self.table.c[name] + amount
+        if not changes:
+            raise QueryError(f"{self.name}.updateAndReturn: updateData and increments are both empty")
+        names = self._field_list(fieldList)
+        statement = (sa.update(self.table).where(_true_if_none(where)).values(self._stamped(changes))
+                     .returning(*(self.table.c[name] for name in names)))
+        with self._filter_refusals(), self._writing() as conn:
+            found = conn.execute(statement).all()
+        return [self._row(names, row) for row in found]
 
     def updateOrAdd(
         self,
@@ -585,10 +689,10 @@ class ModelManager:
             raise refusal from None
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def _writing(self, *, durable: bool = False) -> Iterator[Connection]:
         """Run a write transaction whose integrity errors become ConstraintError naming the model."""
         try:
-            with self._writer.begin() as conn:
+            with write_transaction(self._durable_writer if durable else self._writer) as conn:
                 yield conn
         except sa.exc.IntegrityError as exc:
             raise ConstraintError(f"{self.name}: the database refused the write: {exc.orig}") from exc
@@ -726,7 +830,8 @@ class ModelManager:
 
     # -- bulk upsert -------------------------------------------------------------------------------
 
-    def _conflict_key(self, uniqueFields: Sequence[str] | None) -> tuple[str, ...]:
+    def _conflict_key(self, uniqueFields: Sequence[str] | None,
+                      method: str = "createOrUpdateMany") -> tuple[str, ...]:
         # index_specs lists __unique__ first, then unique=True fields: the default key is the first.
         keys = [spec.columns for spec in self.model.index_specs() if spec.unique]
         if not self.fields[self.pk].autoincrement:
@@ -737,7 +842,7 @@ class ModelManager:
             if self.fields[self.pk].autoincrement:
                 return (self.pk,)  # rows carrying their id update it; the others are inserted
             raise QueryError(
-                f"{self.name}.createOrUpdateMany: the model has no unique key to match rows on; declare "
+                f"{self.name}.{method}: the model has no unique key to match rows on; declare "
                 "__unique__ or unique=True on a field"
             )
         wanted = [uniqueFields] if isinstance(uniqueFields, str) else list(uniqueFields)
@@ -748,7 +853,7 @@ class ModelManager:
             if set(key) == set(wanted):
                 return key
         raise QueryError(
-            f"{self.name}.createOrUpdateMany: uniqueFields {wanted} is not a unique key of the "
+            f"{self.name}.{method}: uniqueFields {wanted} is not a unique key of the "
             f"model; its unique keys are {[list(k) for k in keys]}"
         )
 

@@ -95,7 +95,7 @@ class CeleryRunner:
             self._sent.clear()
 
 
-def inbox_runner(app: Any, element: str) -> Callable[[Callable[[int], None]], InboxRunner] | None:
+def inbox_runner(app: Any, element: str) -> Callable[[Callable[[list[int]], None]], InboxRunner] | None:
     """Return the runner factory the app's settings choose for element's inbox (None: the in-process default)."""
     if queue_of(app.settings) != "celery":
         return None

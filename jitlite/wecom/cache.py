@@ -14,7 +14,7 @@ __all__ = ["LocalTokenCache", "TokenCache"]
 
 @runtime_checkable
 class TokenCache(Protocol):
-    """A shared key/value store with TTLs and a named lock (memory, SQLite and Redis backends)."""
+    """A shared key/value store with TTLs, set-if-absent and a named lock (memory, SQLite and Redis backends)."""
 
     def get(self, name: str) -> Any | None:
         """Return the live value stored under name, or None."""
@@ -22,6 +22,10 @@ class TokenCache(Protocol):
 
     def set(self, name: str, value: Any, ttl: float | None = None) -> None:
         """Store value under name, expiring after ttl seconds (never when None)."""
+        ...
+
+    def add(self, name: str, value: Any, ttl: float | None = None) -> bool:
+        """Store value under name only if no live value is there, atomically; return whether it stored."""
         ...
 
     def delete(self, name: str) -> None:
@@ -69,6 +73,19 @@ class LocalTokenCache:
             self._sets += 1
             if self._sets % self._PURGE_EVERY == 0:
                 self._purge_locked()
+
+    def add(self, name: str, value: Any, ttl: float | None = None) -> bool:
+        """Store value under name only if no live value is there, atomically; return whether it stored."""
+        with self._guard:
+            now = self._clock()
+            item = self._data.get(name)
+            if item is not None and (item[1] is None or now < item[1]):
+                return False
+            self._data[name] = (value, None if ttl is None else now + ttl)
+            self._sets += 1
+            if self._sets % self._PURGE_EVERY == 0:
+                self._purge_locked()
+            return True
 
     def delete(self, name: str) -> None:
         """Remove name if present."""

@@ -465,9 +465,6 @@ class WeComCrypto:
             )
 
     def _remember_in_cache(self, cache: TokenCache, key: str) -> bool:
-        # get-then-set under the cache lock, so two workers cannot both accept one replay.
-        with cache.lock(key + ":lock", 5.0):
-            if cache.get(key) is not None:
-                return False
-            cache.set(key, 1, self._nonce_ttl)
-            return True
+        # One atomic set-if-absent: of two workers spending one nonce, exactly one stores it and
+        # wins, so no lock or read is needed (on SQLite one write instead of lock, read, write, unlock).
+        return cache.add(key, 1, self._nonce_ttl)

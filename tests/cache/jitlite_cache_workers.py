@@ -28,3 +28,13 @@ def locked_increments(kind: str, location: str, namespace: str, times: int, star
             time.sleep(0.001)
             cache.set("counter", value + 1)
     cache.close()
+
+
+def racing_adds(kind: str, location: str, namespace: str, names: int, start: Barrier) -> None:
+    """Add each of `names` names once, counting every add that reports it stored (one winner per name)."""
+    cache = open_cache(kind, location, namespace)
+    start.wait(timeout=30)
+    for i in range(names):
+        if cache.add(f"name-{i}", i, ttl=60):
+            cache.incr(f"wins-{i}")
+    cache.close()

@@ -207,7 +207,13 @@ def test_start_up_resumes_pending_records_and_expired_claims(open_app: Callable[
                       "payloadHash": f"{index:064d}", "payload": xml, **extra})
     restarted = open_app(callbackSweepSeconds=0)
     assert restarted.getElement(SERVICE).waitIdle(10)
-    assert [(r.status, r.note) for r in records(restarted)] == [("done", "suite_ticket stored")] * 3
+    rows = records(restarted)
+    assert [r.status for r in rows] == ["done"] * 3
+    # The newest (TimeStamp 1002) runs; an older one claimed in its batch is superseded instead.
+    superseded = f"superseded by record {rows[2].id}, a newer suite_ticket in the same batch"
+    assert all(r.note in ("suite_ticket stored", superseded) for r in rows[:2])
+    assert rows[2].note == "suite_ticket stored"
+    assert WeComContext.of(restarted).tickets.latest(SUITE_ID)[0] == "left-2"  # type: ignore[index]
 
 
 def test_retry_refuses_a_live_lease_and_takes_an_expired_one(open_app: Callable[..., jitlite.App]) -> None:
@@ -348,16 +354,40 @@ def test_a_callback_the_database_refused_is_answered_503_and_its_redelivery_stor
     assert [(r.status, r.attempts) for r in records(app)] == [("done", 1)]
 
 
-def test_a_replayed_nonce_whose_payload_is_not_stored_is_refused(open_app: Callable[..., jitlite.App]) -> None:
+def test_a_replay_within_the_window_is_acknowledged_but_neither_stored_nor_run_again(
+        open_app: Callable[..., jitlite.App]) -> None:
     app = open_app()
     service = app.getElement(SERVICE)
     args = suite_ticket("replayed")
     assert answer(service.notify(**args)) == (200, "success")
     assert service.waitIdle(10)
-    [record] = records(app)
-    service.records.deleteByPK(record.id)  # e.g. purged; the nonce is still remembered
+    # The signature binds nonce and timestamp to the ciphertext: a replay is the stored payload again.
+    assert answer(service.notify(**args)) == (200, "success")
+    assert service.waitIdle(10)
+    assert [(r.status, r.attempts) for r in records(app)] == [("done", 1)]
+
+
+def test_a_replay_outside_the_window_is_refused(open_app: Callable[..., jitlite.App]) -> None:
+    app = open_app(callbackTimestampWindow=300)
+    service = app.getElement(SERVICE)
+    args = suite_ticket("captured", when=int(clock.now()) - 301)
     assert answer(service.notify(**args)) == (400, "invalid callback")
     assert records(app) == []
+
+
+def test_ticket_records_outlive_the_replay_window_before_they_are_purged(
+        open_app: Callable[..., jitlite.App]) -> None:
+    app = open_app(callbackTimestampWindow=2 * 86400, callbackSweepSeconds=0)
+    service = app.getElement(SERVICE)
+    now = clock.utc_now()
+    for index, age in enumerate((timedelta(days=3), timedelta(days=5), timedelta(days=1, hours=1))):
+        service.records.create({"authFullName": PROXY, "suiteId": SUITE_ID, "infoType": "suite_ticket",
+                                "payloadHash": f"{index:064d}", "payload": "<xml/>", "status": "done",
+                                "receivedAt": now - age})
+    service.inbox.sweep()
+    # A day is the usual retention, but a replay may come for twice this window (4 days): only the
+    # 5-day-old record may go.
+    assert sorted(r.payloadHash[-1] for r in records(app)) == ["0", "2"]
 
 
 # -- URL verification is not a decryption oracle ------------------------------------------------

@@ -16,6 +16,7 @@ from jitlite.meta.inbox import (
     CallbackInbox,
     InboxUnavailable,
     LeaseHeld,
+    ThreadRunner,
 )
 from jitlite.runtime import clock
 from jitlite.storage import Datetime, Integer, Ltext, Model, ModelManager, Row, Stext, create_sqlite_engine, utc_now
@@ -43,7 +44,7 @@ class Delivery(Model):
 class QueueRunner:
     """A stand-in for a task queue: it only remembers the ids it was handed."""
 
-    def __init__(self, work: Callable[[int], None]) -> None:
+    def __init__(self, work: Callable[[list[int]], None]) -> None:
         self.work = work
         self.submitted: list[int] = []
 
@@ -129,7 +130,7 @@ def test_the_runner_is_a_seam_that_carries_only_record_ids(make_inbox: Callable[
                                                            deliveries: ModelManager) -> None:
     runners: list[QueueRunner] = []
 
-    def queue(work: Callable[[int], None]) -> QueueRunner:
+    def queue(work: Callable[[list[int]], None]) -> QueueRunner:
         runners.append(QueueRunner(work))
         return runners[-1]
 
@@ -138,9 +139,9 @@ def test_the_runner_is_a_seam_that_carries_only_record_ids(make_inbox: Callable[
     [runner] = runners
     assert runner.submitted == [accepted.record_id]
     assert record(deliveries, accepted.record_id).status == "pending"
-    runner.work(accepted.record_id)  # a worker elsewhere runs the task with nothing but the id
+    runner.work([accepted.record_id])  # a worker elsewhere runs the task with nothing but the id
     assert record(deliveries, accepted.record_id).status == "done"
-    runner.work(accepted.record_id)  # a duplicate task is a no-op
+    runner.work([accepted.record_id])  # a duplicate task is a no-op
     assert record(deliveries, accepted.record_id).attempts == 1
 
 
@@ -157,7 +158,7 @@ def test_resume_schedules_every_record_left_behind_in_pages(make_inbox: Callable
                                    {**delivery("<xml>done</xml>"), "status": "done"},
                                    {**delivery("<xml>failed</xml>"), "status": "failed"}])
     runners: list[QueueRunner] = []
-    def queue(work: Callable[[int], None]) -> QueueRunner:
+    def queue(work: Callable[[list[int]], None]) -> QueueRunner:
         runners.append(QueueRunner(work))
         return runners[-1]
 
@@ -274,3 +275,103 @@ def test_lease_held_names_the_holder_and_expiry(make_inbox: Callable[..., Callba
         inbox.retry(1)
     assert (held.value.owner, held.value.expires_at) == ("web-3:981:0a1b2c3d:7", until)
     assert "web-3:981:0a1b2c3d:7" in str(held.value) and until.isoformat(timespec="seconds") in str(held.value)
+
+
+# -- batches -----------------------------------------------------------------------------------
+
+
+def test_records_queued_while_the_worker_is_busy_are_claimed_and_run_as_one_batch(
+        make_inbox: Callable[..., CallbackInbox], deliveries: ModelManager) -> None:
+    busy, release = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def handle(row: Row) -> str:
+        if row.payload == "<xml>first</xml>":
+            busy.set()
+            assert release.wait(10)
+        return "ok"
+
+    def runner(work: Callable[[list[int]], None]) -> ThreadRunner:
+        def record_batches(ids: list[int]) -> None:
+            batches.append(list(ids))
+            work(ids)
+        return ThreadRunner(record_batches, name="test-inbox", batch_size=3)
+
+    inbox = make_inbox(handle, runner=runner)
+    first = inbox.accept(delivery("<xml>first</xml>")).record_id
+    assert busy.wait(10)
+    queued = [inbox.accept(delivery(f"<xml>{i}</xml>")).record_id for i in range(5)]
+    release.set()
+    assert inbox.wait_idle(10)
+    assert batches == [[first], queued[:3], queued[3:]]  # at most batch_size records a claim
+    rows = deliveries.query(orderList=[["id", 1]])["rowDatas"]
+    assert [(r.status, r.attempts, r.note) for r in rows] == [("done", 1, "ok")] * 6
+
+
+def test_a_batch_runs_only_what_nothing_newer_supersedes_and_keeps_each_failure_apart(
+        make_inbox: Callable[..., CallbackInbox], deliveries: ModelManager) -> None:
+    ran: list[str] = []
+
+    def handle(row: Row) -> str:
+        ran.append(row.payload)
+        if row.payload == "<xml>bad</xml>":
+            raise RuntimeError("this one fails")
+        return "ran"
+
+    def coalesce(rows: list[Row]) -> dict[int, str]:
+        tickets = [row for row in rows if row.payload.startswith("<xml>ticket")]
+        return {row.id: "superseded" for row in tickets[:-1]}
+
+    inbox = make_inbox(handle, coalesce=coalesce, runner=lambda work: _Idle())
+    ids = [inbox.accept(delivery(p)).record_id
+           for p in ("<xml>ticket 1</xml>", "<xml>bad</xml>", "<xml>ticket 2</xml>", "<xml>other</xml>")]
+    held = ids[3]
+    deliveries.updateByFilter(f"Q(id={held})", {"status": "processing", "leaseOwner": "elsewhere:1",
+                                                 "leaseExpiresAt": clock.utc_now() + timedelta(minutes=5)})
+    with pytest.raises(RuntimeError, match="this one fails"):
+        inbox.process_many(ids)  # the first handler error propagates once every outcome is recorded
+    assert ran == ["<xml>bad</xml>", "<xml>ticket 2</xml>"]  # in id order; the live lease is left alone
+    rows = {r.id: r for r in deliveries.query()["rowDatas"]}
+    assert [(rows[i].status, rows[i].note, rows[i].attempts) for i in ids[:3]] == [
+        ("done", "superseded", 1), ("failed", None, 1), ("done", "ran", 1)]
+    assert "this one fails" in rows[ids[1]].lastError
+    assert (rows[held].status, rows[held].leaseOwner, rows[held].attempts) == ("processing", "elsewhere:1", 0)
+    assert inbox.process_many(ids, raise_errors=False) == 0  # nothing claimable is left
+
+
+def test_a_coalesce_hook_that_fails_runs_every_record(make_inbox: Callable[..., CallbackInbox],
+                                                      deliveries: ModelManager) -> None:
+    def coalesce(rows: list[Row]) -> dict[int, str]:
+        raise ValueError("cannot read a payload")
+
+    inbox = make_inbox(coalesce=coalesce, runner=lambda work: _Idle())
+    ids = [inbox.accept(delivery(f"<xml>{i}</xml>")).record_id for i in range(3)]
+    assert inbox.process_many(ids) == 3
+    assert [r.note for r in deliveries.query(orderList=[["id", 1]])["rowDatas"]] == [
+        f"handled <xml>{i}</xml>" for i in range(3)]
+
+
+def test_each_sweep_purges_with_the_types_hook_and_survives_its_failure(
+        make_inbox: Callable[..., CallbackInbox], deliveries: ModelManager) -> None:
+    calls: list[int] = []
+
+    def purge() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database is locked")
+        return deliveries.deleteByFilter("Q(status='done')")
+
+    inbox = make_inbox(purge=purge)
+    inbox.accept(delivery("<xml>old</xml>"))
+    assert inbox.wait_idle(10)
+    inbox.sweep()  # the failing purge is logged; the sweep goes on
+    assert deliveries.query()["totalCount"] == 1
+    inbox.sweep()
+    assert deliveries.query()["totalCount"] == 0 and len(calls) == 2
+
+
+class _Idle(QueueRunner):
+    """A runner that never runs anything: the test drives process_many itself."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda ids: None)

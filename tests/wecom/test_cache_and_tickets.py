@@ -74,6 +74,40 @@ def test_lock_wait_is_bounded() -> None:
         pass
 
 
+def test_add_stores_only_over_a_missing_or_expired_value(clock: Any) -> None:
+    cache = LocalTokenCache(clock)
+    assert cache.add("nonce", 1, ttl=10) is True
+    assert cache.add("nonce", 2, ttl=10) is False
+    assert cache.get("nonce") == 1
+    clock.advance(9.9)
+    assert cache.add("nonce", 3) is False  # still live: the refused add changes nothing
+    clock.advance(0.2)
+    assert cache.add("nonce", 4) is True  # expired: taken over, now without expiry
+    clock.advance(10_000)
+    assert cache.get("nonce") == 4
+    assert cache.add("nonce", 5, ttl=1) is False
+    cache.set("none", None)
+    assert cache.add("none", 1) is False  # a stored None is still a value
+
+
+def test_concurrent_adds_have_exactly_one_winner() -> None:
+    cache = LocalTokenCache()
+    start = threading.Barrier(8)
+    winners: list[int] = []
+
+    def worker(n: int) -> None:
+        start.wait(timeout=5)
+        if cache.add("once", n, ttl=60):
+            winners.append(n)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(winners) == 1 and cache.get("once") == winners[0]
+
+
 def test_newest_ticket_wins_and_older_never_overwrites() -> None:
     store = MemoryTicketStore()
     assert store.latest("ww1") is None

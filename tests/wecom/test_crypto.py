@@ -10,6 +10,7 @@ import string
 import threading
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TypedDict
 
 import defusedxml.ElementTree as DefusedET  # type: ignore[import-untyped]
@@ -20,6 +21,7 @@ from freezegun import freeze_time
 from wechatpy.crypto import PrpCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto
 
+from jitlite.cache import SqliteCache
 from jitlite.runtime import clock
 from jitlite.wecom import (
     BodyTooLarge,
@@ -483,6 +485,61 @@ def test_replay_is_seen_across_workers_sharing_a_cache() -> None:
         second.decrypt_message(envelope(encrypt), **params)
     assert second.remember_nonce(params["timestamp"], "shared") is False
     assert all(not key.endswith("shared") or key.startswith("jitlite:wecom:nonce:") for key in shared._data)
+
+
+def test_replay_is_refused_across_workers_sharing_a_sqlite_cache(tmp_path: Path) -> None:
+    """Workers with their own crypto and their own SqliteCache on one file: one delivery is accepted."""
+    path = tmp_path / "cache.db"
+    workers = 6
+    caches = [SqliteCache(path, "app", clock=lambda: float(NOW)) for _ in range(workers)]
+    cryptos = [make(nonce_cache=cache) for cache in caches]
+    encrypt = _valid(cryptos[0])
+    params = signed(cryptos[0], encrypt, nonce="raced")
+    start = threading.Barrier(workers)
+    outcomes: list[str] = []
+    guard = threading.Lock()
+
+    def deliver(crypto: WeComCrypto) -> None:
+        start.wait(timeout=10)
+        try:
+            crypto.decrypt_message(envelope(encrypt), **params)
+            outcome = "accepted"
+        except ReplayedNonce:
+            outcome = "replay"
+        with guard:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=deliver, args=(crypto,)) for crypto in cryptos]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    try:
+        assert sorted(outcomes) == ["accepted"] + ["replay"] * (workers - 1)
+        # A later replay through yet another worker is refused too; a fresh nonce is still fine.
+        late = make(nonce_cache=SqliteCache(path, "app", clock=lambda: float(NOW)))
+        with pytest.raises(ReplayedNonce):
+            late.decrypt_message(envelope(encrypt), **params)
+        late.decrypt_message(envelope(encrypt), **signed(late, encrypt, nonce="fresh"))
+    finally:
+        for cache in caches:
+            cache.close()
+
+
+def test_spending_a_nonce_on_sqlite_is_one_write_statement(tmp_path: Path) -> None:
+    """No lock, no read, no explicit transaction: the nonce is spent by one atomic insert."""
+    cache = SqliteCache(tmp_path / "cache.db", "app", clock=lambda: float(NOW))
+    crypto = make(nonce_cache=cache)
+    statements: list[str] = []
+    cache._conn().set_trace_callback(statements.append)
+    try:
+        assert crypto.remember_nonce(str(NOW), "once") is True
+        assert crypto.remember_nonce(str(NOW), "once") is False
+    finally:
+        cache._conn().set_trace_callback(None)
+        cache.close()
+    assert len(statements) == 2 and all(s.lstrip().upper().startswith("INSERT") for s in statements)
+    assert "jitlite_cache_locks" not in " ".join(statements)
 
 
 def test_nonce_is_only_consumed_by_a_verified_message() -> None:

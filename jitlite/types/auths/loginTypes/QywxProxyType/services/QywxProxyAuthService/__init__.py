@@ -46,7 +46,6 @@ from jitlite.wecom import (
     BodyTooLarge,
     CallbackError,
     DecryptedMessage,
-    ReplayedNonce,
     SignatureMismatch,
     parse_flat_xml,
 )
@@ -59,6 +58,11 @@ TYPE_NAME = "auths.loginTypes.QywxProxyType"
 CALLBACK_MODEL = "auths.loginTypes.QywxProxyType.QywxProxyCallbackModel"
 CALLBACK_BODY_LIMIT = 64 * 1024  # bytes of a callback body read at most (WeCom's are a few KiB)
 ORG_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+_COALESCED = frozenset({"suite_ticket", "change_auth"})  # events of which the newest in a batch does all
+# Callbacks stored without a disk sync: after a power loss WeCom's next push (a ticket every ten
+# minutes) or the periodic reconciliation (contact changes) brings back what they carried. Every
+# other event (authorisations above all: an auth code comes once) is synced before "success".
+_RECOVERABLE = frozenset({"suite_ticket", "change_contact"})
 
 Handler = Callable[[Any, dict[str, str]], str]
 
@@ -96,7 +100,8 @@ class QywxProxyAuthService(Service):
             self.records, self._handle, name="qywx-proxy-callbacks",
             lease_seconds=self._seconds_setting("callbackLeaseSeconds", DEFAULT_LEASE_SECONDS, positive=True),
             sweep_seconds=self._seconds_setting("callbackSweepSeconds", DEFAULT_SWEEP_SECONDS, positive=False),
-            runner=inbox_runner(self.app, self.fullName))  # settings taskQueue: in process, or Celery
+            runner=inbox_runner(self.app, self.fullName),  # settings taskQueue: in process, or Celery
+            coalesce=self._superseded, purge=self._purge_old_tickets)
         try:
             resumed = self.inbox.resume()
         except BaseException:
@@ -179,7 +184,7 @@ class QywxProxyAuthService(Service):
             log.warning("callback for %s refused: receive-id is neither the suite nor one of its corps",
                         instance.fullName)
             return _plain("invalid callback", 403)
-        return self._store(instance, message, timestamp, nonce)
+        return self._store(instance, message)
 
     def _verify_url(self, candidates: list[Any], signature: str, timestamp: str, nonce: str, echostr: str) -> Reply:
         """Answer URL verification with the plain echostr; it spends no nonce a POST will need."""
@@ -206,7 +211,8 @@ class QywxProxyAuthService(Service):
     ) -> tuple[Any, DecryptedMessage]:
         """Find the suite whose Token signed the callback (one URL may serve several suites).
 
-        The nonce is not spent here: only once the record is committed (see _store).
+        No nonce is remembered: the signature binds the nonce and timestamp to the ciphertext, so a
+        replay carries the very payload it replays, and the stored record refuses it (see _store).
         """
         for instance in candidates:
             try:
@@ -237,46 +243,27 @@ class QywxProxyAuthService(Service):
             return True
         return instance.authModel.get(Q(suiteId=instance.suiteId, corpId=receive_id)) is not None
 
-    def _store(self, instance: Any, message: DecryptedMessage, timestamp: str, nonce: str) -> Reply:
-        """Persist the callback (once per payload), answer, and only then spend its nonce."""
+    def _store(self, instance: Any, message: DecryptedMessage) -> Reply:
+        """Persist the callback (once per payload) in one short transaction; only then answer success.
+
+        The record is the replay guard too: a replay (or WeCom's retry) of a stored payload is
+        acknowledged without being stored or run again. Records are kept longer than the timestamp
+        window (see _purge_old_tickets), so within the window no replay finds its record gone.
+        """
         fields = message.fields
         is_event = fields.get("MsgType") == "event"
         info_type = fields.get("InfoType") or (fields.get("Event") if is_event else None)
         corp_id = fields.get("AuthCorpId") or (fields.get("ToUserName") if is_event else None)
-        digest = CallbackInbox.payload_hash(message.xml)
         try:
-            if self._nonce_seen(instance, timestamp, nonce):
-                # A replayed nonce is a redelivery only if its payload is stored; anything else is refused.
-                if self.inbox.stored(digest, authFullName=instance.fullName):
-                    log.info("redelivered %s callback for %s acknowledged", info_type, instance.fullName)
-                    return _plain("success", 200)
-                return self._reject(ReplayedNonce(f"nonce {nonce!r} with timestamp {timestamp} was already "
-                                                  "accepted for another message"))
             accepted = self.inbox.accept({
                 "authFullName": instance.fullName, "suiteId": instance.suiteId, "corpId": corp_id,
-                "infoType": info_type or "unknown", "payloadHash": digest, "payload": message.xml})
+                "infoType": info_type or "unknown", "payloadHash": CallbackInbox.payload_hash(message.xml),
+                "payload": message.xml}, durable=info_type not in _RECOVERABLE)
         except InboxUnavailable as exc:
             return self._unavailable(instance, exc)
         if accepted.duplicate:
-            log.info("duplicate %s callback for %s acknowledged", info_type, instance.fullName)
-        self._spend_nonce(instance, timestamp, nonce)
+            log.info("redelivered %s callback for %s acknowledged", info_type, instance.fullName)
         return _plain("success", 200)
-
-    @staticmethod
-    def _nonce_seen(instance: Any, timestamp: str, nonce: str) -> bool:
-        try:
-            return bool(instance.crypto.nonce_seen(timestamp, nonce))
-        except Exception as exc:  # the cache is down: the payload-hash dedup still holds
-            log.warning("cannot read the callback nonce cache (%s); relying on payload deduplication",
-                        type(exc).__name__)
-            return False
-
-    @staticmethod
-    def _spend_nonce(instance: Any, timestamp: str, nonce: str) -> None:
-        try:
-            instance.crypto.remember_nonce(timestamp, nonce)
-        except Exception as exc:  # the record is committed; a lost nonce only weakens replay refusal
-            log.warning("cannot write the callback nonce cache (%s); the callback is stored", type(exc).__name__)
 
     def _handle(self, row: Row) -> str:
         """Run the handler of a claimed record's event; return the note for the record."""
@@ -304,10 +291,38 @@ class QywxProxyAuthService(Service):
 
     def _on_suite_ticket(self, instance: Any, fields: dict[str, str]) -> str:
         instance.saveSuiteTicket(fields["SuiteTicket"], _event_time(fields))
-        # Tickets come every ten minutes; keep a day of their records, not all of them.
-        self.records.deleteByFilter(Q(infoType="suite_ticket", status="done",
-                                      receivedAt__lt=clock.utc_now() - timedelta(days=1)))
         return "suite_ticket stored"
+
+    def _purge_old_tickets(self) -> int:
+        """Delete suite_ticket records done over a day ago (one comes every ten minutes; run at each sweep).
+
+        Never sooner than twice the timestamp window: until then a replay must still find its record.
+        """
+        window = float(self.app.settings.get("callbackTimestampWindow", 300) or 0)
+        keep = max(timedelta(days=1), timedelta(seconds=2 * window))
+        return int(self.records.deleteByFilter(Q(infoType="suite_ticket", status="done",
+                                                 receivedAt__lt=clock.utc_now() - keep)))
+
+    def _superseded(self, rows: list[Row]) -> dict[int, str]:
+        """Return the records of a claimed batch a newer one of the same kind makes pointless to run.
+
+        Only the newest suite_ticket of a suite counts, and change_auth only says "re-read this
+        corp's auth info", which one re-read does for all: of several in a batch, the one with the
+        newest TimeStamp (then the latest received) runs and the others are noted as superseded.
+        """
+        newest: dict[tuple[str, str, str], tuple[tuple[float, int], int]] = {}
+        candidates: dict[int, tuple[str, str, str]] = {}
+        for row in rows:
+            if row.infoType not in _COALESCED:
+                continue
+            fields = parse_flat_xml(row.payload, "callback payload")
+            key = (row.infoType, row.authFullName, fields.get("AuthCorpId") or "")
+            rank = (_event_time(fields), row.id)
+            candidates[row.id] = key
+            if key not in newest or rank > newest[key][0]:
+                newest[key] = (rank, row.id)
+        return {record_id: f"superseded by record {newest[key][1]}, a newer {key[0]} in the same batch"
+                for record_id, key in candidates.items() if newest[key][1] != record_id}
 
     def _on_auth_code(self, instance: Any, fields: dict[str, str]) -> str:
         corp_id = instance.applyAuthCode(fields["AuthCode"], _event_time(fields))

@@ -1,0 +1,124 @@
+"""createIfAbsent and updateAndReturn: the one-statement writes a work queue is built on (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from jitlite.storage import (
+    AutoInt,
+    FieldValueError,
+    Integer,
+    Model,
+    ModelManager,
+    Q,
+    QueryError,
+    Secret,
+    SecretBox,
+    Stext,
+    UnknownFieldError,
+)
+
+
+class Job(Model):
+    """A queued piece of work: unique by its key, claimed by a worker."""
+
+    __tablename__ = "jobs"
+    __unique__ = (("queue", "key"),)
+    id = AutoInt(primary_key=True)
+    queue = Stext(max_length=32, nullable=False)
+    key = Stext(max_length=64, nullable=False)
+    body = Secret()
+    status = Stext(max_length=16, nullable=False)
+    attempts = Integer(default=0, nullable=False)
+    owner = Stext(max_length=64)
+
+
+class Plain(Model):
+    """A model with no unique key besides its id."""
+
+    __tablename__ = "plain"
+    id = AutoInt(primary_key=True)
+    name = Stext(max_length=32)
+
+
+@pytest.fixture
+def jobs(engine: Engine) -> ModelManager:
+    return Job.bind(engine, SecretBox(SecretBox.generate_key()))
+
+
+def job(key: str, **values: Any) -> dict[str, Any]:
+    return {"queue": "q", "key": key, "body": f"secret {key}", "status": "pending", **values}
+
+
+def test_create_if_absent_inserts_once_and_returns_the_new_id(jobs: ModelManager) -> None:
+    first = jobs.createIfAbsent(job("a"))
+    assert isinstance(first, int)
+    assert jobs.createIfAbsent(job("a", status="other")) is None  # same key: nothing written
+    second = jobs.createIfAbsent(job("b"))
+    assert second is not None and second != first
+    [row] = jobs.query(Q(key="a"))["rowDatas"]
+    assert (row.id, row.status, row.body, row.attempts) == (first, "pending", "secret a", 0)  # defaults applied
+
+
+def test_concurrent_creates_of_one_key_insert_exactly_one_row_without_errors(jobs: ModelManager) -> None:
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def insert() -> None:
+        try:
+            found = jobs.createIfAbsent(job("same"))
+        except BaseException as exc:  # every failure is the finding
+            with lock:
+                errors.append(exc)
+            return
+        with lock:
+            results.append(found)
+
+    threads = [threading.Thread(target=insert) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert len([r for r in results if r is not None]) == 1
+    assert jobs.query(Q(key="same"))["totalCount"] == 1
+
+
+def test_create_if_absent_refuses_bad_values_and_keys(jobs: ModelManager, engine: Engine) -> None:
+    with pytest.raises(UnknownFieldError):
+        jobs.createIfAbsent({**job("x"), "nope": 1})
+    with pytest.raises(QueryError, match="createIfAbsent: uniqueFields"):
+        jobs.createIfAbsent(job("x"), uniqueFields=["key"])
+    with pytest.raises(QueryError, match="no unique key besides its AutoInt id"):
+        Plain.bind(engine).createIfAbsent({"name": "n"})
+    with pytest.raises(FieldValueError, match=r"Job\.status"):
+        jobs.createIfAbsent({"queue": "q", "key": "y", "status": None})
+
+
+def test_update_and_return_claims_with_an_increment_in_one_statement(jobs: ModelManager) -> None:
+    ids = [jobs.createIfAbsent(job(k)) for k in ("a", "b", "c")]
+    jobs.updateByFilter(Q(key="c"), {"status": "done"})
+    claimed = jobs.updateAndReturn(Q(id__in=ids, status="pending"), {"status": "running", "owner": "w1"},
+                                   increments={"attempts": 1}, fieldList=["id", "body", "attempts", "owner"])
+    assert sorted((r.id, r.body, r.attempts, r.owner) for r in claimed) == [
+        (ids[0], "secret a", 1, "w1"), (ids[1], "secret b", 1, "w1")]
+    # The condition no longer holds: a second claimant gets nothing.
+    assert jobs.updateAndReturn(Q(id__in=ids, status="pending"), {"status": "running", "owner": "w2"},
+                                increments={"attempts": 1}) == []
+    assert [r.attempts for r in jobs.query(Q(id__in=ids), orderList=[["id", 1]])["rowDatas"]] == [1, 1, 0]
+
+
+def test_update_and_return_refuses_what_it_cannot_do(jobs: ModelManager) -> None:
+    with pytest.raises(QueryError, match="both empty"):
+        jobs.updateAndReturn(Q(), {})
+    with pytest.raises(QueryError, match="both set and incremented"):
+        jobs.updateAndReturn(Q(), {"attempts": 2}, increments={"attempts": 1})
+    with pytest.raises(QueryError, match="must be an int"):
+        jobs.updateAndReturn(Q(), {"status": "x"}, increments={"attempts": 1.5})  # type: ignore[dict-item]
+    with pytest.raises(UnknownFieldError):
+        jobs.updateAndReturn(Q(), {"status": "x"}, increments={"tries": 1})

@@ -73,8 +73,8 @@ RECORD_FIELDS = ("id", "payloadHash", "status", "attempts", "lastError", "note",
 _ERROR_TEXT_LIMIT = 2000
 _SWEEP_PAGE = 200  # record ids a sweep reads per query
 _SWEEP_LIMIT = 10_000  # records one sweep schedules at most; the next sweep takes the rest
-DEFAULT_BATCH_SIZE = 100  # records one claim takes at most: bounds a batch's statements and its lease work
-DEFAULT_LINGER_SECONDS = 0.05  # how long a batch gathers before it is claimed: delay traded for throughput
+DEFAULT_BATCH_SIZE = 400  # records one claim takes at most: bounds a batch's statements and its lease work
+DEFAULT_LINGER_SECONDS = 0.2  # how long a batch gathers under load before it is claimed: delay for throughput
 
 
 class InboxUnavailable(JitliteError):
@@ -121,11 +121,11 @@ class InboxRunner(Protocol):
 class ThreadRunner:
     """Run records on a small thread pool in this process (the default runner), in batches.
 
-    Submitted ids queue up; a pool thread waits ``linger`` seconds for more to arrive (unless a whole
-    batch is already there), then hands up to ``batch_size`` of them to the work function together.
-    Under load a batch holds what arrived in that time, so processing costs a few statements per
-    batch and leaves the CPU and SQLite's write lock to the requests that store callbacks; a quiet
-    inbox runs each record ``linger`` seconds after it came.
+    Submitted ids queue up and a pool thread hands up to ``batch_size`` of them to the work function
+    together. The first record after a quiet spell runs at once; while more keep arriving, the
+    thread waits ``linger`` seconds before each further batch (unless a whole one is there), so
+    under load a batch holds what arrived in that time: processing then costs a few statements per
+    batch and leaves the CPU and SQLite's write lock to the requests that store callbacks.
     """
 
     def __init__(self, work: Callable[[list[int]], None], *, workers: int = 1, name: str = "callback-inbox",
@@ -164,11 +164,13 @@ class ThreadRunner:
 
     def _drain(self) -> None:
         """Take batches off the queue until it is empty."""
+        busy = False  # the first batch after a quiet spell runs at once
         while True:
             with self._lock:
                 short = 0 < len(self._queued) < self._batch_size
-            if short and self._linger:
+            if busy and short and self._linger:
                 time.sleep(self._linger)  # let a batch gather: one claim and one outcome write for all of it
+            busy = True
             with self._lock:
                 if not self._queued:
                     self._draining -= 1

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import APP_VARIABLE, broker_url, queue_name, reconcile_seconds
-from .runner import PROCESS_CALLBACK, CeleryRunner, inbox_runner
+from .runner import PROCESS_CALLBACK, PROCESS_CALLBACKS, CeleryRunner, inbox_runner
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INBOX_SERVICES",
     "PROCESS_CALLBACK",
+    "PROCESS_CALLBACKS",
     "RECONCILE",
     "SWEEP_CALLBACKS",
     "SYNC_CORP",
@@ -49,6 +50,7 @@ SWEEP_CALLBACKS = "jitlite.sweep_callbacks"
 SYNC_CORP = "jitlite.sync_corp"
 #: Services that own a callback inbox, swept by beat.
 INBOX_SERVICES = ("auths.loginTypes.QywxProxyType.services.QywxProxyAuthService",)
+_MAX_TASK_IDS = 1000  # record ids one process_callbacks task may carry (the runner sends 100)
 _SYNC_LOCK_SECONDS = 3600.0  # an org sync holds its corp's lock at most this long (a dead worker's lock expires)
 
 _app_lock = threading.Lock()
@@ -85,6 +87,17 @@ def process_callback(element: str, record_id: int) -> bool:
     """Claim and process one callback record (a no-op if another worker has it or it is done)."""
     inbox = _service_inbox(worker_app(), element)
     return bool(inbox.process(int(record_id), raise_errors=False))
+
+
+def process_callbacks(element: str, record_ids: list[int]) -> int:
+    """Claim and process a batch of callback records in one claim; return how many this worker ran.
+
+    Records another worker holds or finished are left alone, so a redelivered task is harmless.
+    """
+    if not isinstance(record_ids, list) or len(record_ids) > _MAX_TASK_IDS:
+        raise ValueError(f"process_callbacks takes a list of at most {_MAX_TASK_IDS} record ids")
+    inbox = _service_inbox(worker_app(), element)
+    return int(inbox.process_many([int(i) for i in record_ids], raise_errors=False))
 
 
 def sweep_callbacks() -> int:
@@ -169,6 +182,7 @@ def make_celery(path: str | os.PathLike[str] | None = None, broker: str | None =
     )
     retry = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3}
     celery.task(name=PROCESS_CALLBACK, acks_late=True, reject_on_worker_lost=True, **retry)(process_callback)
+    celery.task(name=PROCESS_CALLBACKS, acks_late=True, reject_on_worker_lost=True, **retry)(process_callbacks)
     celery.task(name=SWEEP_CALLBACKS, acks_late=True, reject_on_worker_lost=True)(sweep_callbacks)
     celery.task(name=SYNC_CORP, acks_late=True, reject_on_worker_lost=True)(sync_corp)
     celery.task(name=RECONCILE, acks_late=True, reject_on_worker_lost=True)(reconcile)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -14,9 +16,14 @@ if TYPE_CHECKING:
 
     from ..meta.inbox import CallbackInbox, InboxRunner
 
-__all__ = ["PROCESS_CALLBACK", "CeleryRunner", "inbox_runner", "producer"]
+__all__ = ["PROCESS_CALLBACK", "PROCESS_CALLBACKS", "CeleryRunner", "inbox_runner", "producer"]
 
-PROCESS_CALLBACK = "jitlite.process_callback"
+log = logging.getLogger("jitlite.tasks")
+
+PROCESS_CALLBACK = "jitlite.process_callback"  # one record id (still served, for messages already queued)
+PROCESS_CALLBACKS = "jitlite.process_callbacks"  # a batch of record ids: what the runner sends
+DEFAULT_SEND_LINGER = 0.05  # seconds a batch of ids gathers before it is sent as one task
+DEFAULT_SEND_BATCH = 100  # record ids one task carries at most
 _SETTLED = ("done", "failed")
 _TRACKED_LIMIT = 100_000  # ids wait_idle remembers at most; older ones are forgotten (the rows stay the truth)
 _producers: dict[str, Celery] = {}
@@ -37,23 +44,34 @@ def producer(broker: str) -> Celery:
 
 
 class CeleryRunner:
-    """Send each scheduled record id to the Celery queue, where ``jitlite worker`` processes it.
+    """Send scheduled record ids to the Celery queue in batches, where ``jitlite worker`` processes them.
 
     ``element`` is the fullName of the service that owns the inbox; the worker opens the same app
-    (``JITLITE_APP``), gets that element and lets its inbox claim the record under a lease. Sending
-    fails loudly (the caller logs it and a sweep re-sends), so a broker outage loses nothing: the
-    record is already committed.
+    (``JITLITE_APP``), gets that element and lets its inbox claim the records under a lease. Ids
+    submitted within ``linger`` seconds of each other (at most ``batch_size``) go out as one task
+    from a sender thread, so a callback's answer never waits for the broker and the worker claims
+    and processes a batch at a time. A send that fails is logged and its records stay pending in
+    the database, where the lease sweep finds and re-sends them: a broker outage or a process that
+    dies before sending loses nothing, the records being committed already.
     """
 
     #: Work runs in other processes: the inbox keeps no queue of its own for this runner.
     local = False
 
-    def __init__(self, element: str, broker: str, queue: str) -> None:
+    def __init__(self, element: str, broker: str, queue: str, *, linger: float = DEFAULT_SEND_LINGER,
+                 batch_size: int = DEFAULT_SEND_BATCH) -> None:
         self.element = element
         self.broker = broker
         self.queue = queue
+        self.linger = linger
+        self.batch_size = batch_size
         self._sent: dict[int, None] = {}
         self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._unsent: list[int] = []
+        self._sender: threading.Thread | None = None
+        self._sender_pid = 0
+        self._closed = False
         self._inbox: CallbackInbox | None = None
 
     def __repr__(self) -> str:
@@ -64,12 +82,45 @@ class CeleryRunner:
         self._inbox = inbox
 
     def submit(self, record_id: int) -> None:
-        """Send the record id to the queue (acknowledged late by the worker, so a dead worker's task is redone)."""
-        producer(self.broker).send_task(PROCESS_CALLBACK, args=[self.element, int(record_id)], queue=self.queue)
+        """Queue the record id for the next batch task (acknowledged late: a dead worker's batch is redone)."""
         with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self!r} is closed; a sweep will send record {record_id}")
+            self._unsent.append(int(record_id))
             self._sent[int(record_id)] = None
             while len(self._sent) > _TRACKED_LIMIT:
                 self._sent.pop(next(iter(self._sent)))
+            if len(self._unsent) == 1 or len(self._unsent) >= self.batch_size:
+                self._ready.notify()  # the sender waits for a first id, then for a full batch or the linger
+            # A forked process (gunicorn's workers) inherits no thread: start this process's own.
+            if self._sender is None or self._sender_pid != os.getpid():
+                self._sender_pid = os.getpid()
+                self._sender = threading.Thread(target=self._send_loop, name=f"{self.element}-sender", daemon=True)
+                self._sender.start()
+
+    def _send_loop(self) -> None:
+        """Send what was submitted, a batch task at a time, until closed and drained."""
+        while True:
+            with self._lock:
+                while not self._unsent and not self._closed:
+                    self._ready.wait()
+                if not self._unsent:
+                    return
+                deadline = time.monotonic() + self.linger
+                while len(self._unsent) < self.batch_size and not self._closed:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._ready.wait(remaining)
+                batch, self._unsent = self._unsent[:self.batch_size], self._unsent[self.batch_size:]
+            self._send(batch)
+
+    def _send(self, batch: list[int]) -> None:
+        try:
+            producer(self.broker).send_task(PROCESS_CALLBACKS, args=[self.element, batch], queue=self.queue)
+        except Exception as exc:  # committed records: the sweep sends them again
+            log.warning("could not send %d callback record(s) to the queue (%s: %s); the lease sweep will "
+                        "send them again", len(batch), type(exc).__name__, str(exc).splitlines()[0][:200])
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every record sent from here is done or failed in the database; False if time ran out."""
@@ -90,7 +141,13 @@ class CeleryRunner:
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     def close(self) -> None:
-        """Nothing runs here; forget what was sent."""
+        """Send what is still unsent, stop the sender and forget what was sent."""
+        with self._lock:
+            self._closed = True
+            self._ready.notify_all()
+            sender = self._sender if self._sender_pid == os.getpid() else None
+        if sender is not None and sender is not threading.current_thread():
+            sender.join(timeout=10)
         with self._lock:
             self._sent.clear()
 

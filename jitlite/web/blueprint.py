@@ -113,7 +113,10 @@ def _route_view(route: Route) -> Callable[..., Response]:
         has_body = route.body_limit and request.method in ("POST", "PUT", "PATCH")
         body = read_body(route.body_limit) if has_body else b""
         inbound = Inbound(request.method, dict(args), request.args.to_dict(flat=True), body)
-        return to_response(route.handler(inbound), root=_mount_root())
+        reply = route.handler(inbound)
+        # Only a redirect needs the mount point (a relative Location is made absolute under it).
+        redirects = any(name.lower() == "location" for name, _ in reply.headers)
+        return to_response(reply, root=_mount_root() if redirects else "")
 
     view.__name__ = f"route_{route.name.replace('-', '_')}"
     return view
@@ -128,7 +131,7 @@ def blueprint(app: App) -> Blueprint:
     @bp.after_request
     def no_store(response: Response) -> Response:
         # Sessions, login codes, states and personal pages: no browser or proxy may keep a copy.
-        if not request.path.startswith(_mount_root() + "/jitlite-static/"):
+        if not (request.endpoint or "").endswith("jitlite_pages.static"):
             response.headers["Cache-Control"] = "no-store"
         return response
 

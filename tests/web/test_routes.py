@@ -92,6 +92,12 @@ def test_workbench_login_answers_a_session_not_to_be_cached(web: FlaskClient, sa
                                                                    "authFullName": "auths.services.AuthService"}), 404)
 
 
+def test_the_stylesheet_may_be_cached_and_every_other_answer_not(web: FlaskClient) -> None:
+    sheet = web.get("/jitlite-static/jitlite.css")
+    assert sheet.status_code == 200 and sheet.headers.get("Cache-Control") != "no-store"
+    assert web.get("/login").headers["Cache-Control"] == "no-store"
+
+
 def test_every_response_has_a_request_id_and_keeps_a_plain_one_given(web: FlaskClient) -> None:
     mine = web.get(f"/auth/{PROXY}/config", headers={"X-Request-Id": "trace-42.a_b"})
     assert mine.headers["X-Request-Id"] == "trace-42.a_b"

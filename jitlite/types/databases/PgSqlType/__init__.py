@@ -19,4 +19,6 @@ class PgSqlDatabase(Database):
 
     def createEngine(self) -> Engine:
         """Open a pooled engine (connections are made on first use)."""
-        return create_pg_engine(self.config.connection_url(), schema=self.config.schema_)
+        config = self.config
+        return create_pg_engine(config.connection_url(), schema=config.schema_, pool_size=config.poolSize,
+                                max_overflow=config.maxOverflow)

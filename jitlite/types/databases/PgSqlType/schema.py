@@ -60,6 +60,12 @@ class Config(ConfigModel):
     user: str | None = Field(None, description="The user (JitAi's flat form)")
     password: Secret | None = Field(None, description="The password (JitAi's flat form)")
     dbname: str | None = Field(None, description="The database name (JitAi's flat form)")
+    poolSize: int = Field(16, ge=1, le=1000, description=(
+        "Connections each process keeps open: at least the requests one process serves at once (gunicorn's "
+        "threads, 16 by default), or each request past it opens and closes a connection of its own"))
+    maxOverflow: int = Field(4, ge=0, le=1000, description=(
+        "Connections opened past poolSize at busy moments, closed when returned. Keep every process's "
+        "poolSize + maxOverflow within the server's max_connections"))
 
     @model_validator(mode="after")
     def _one_form(self) -> Config:

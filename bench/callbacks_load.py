@@ -200,6 +200,47 @@ def _topology_module() -> Any:
     return module
 
 
+class CpuMeter:
+    """CPU seconds each kind of process spent between two readings (Linux /proc; empty elsewhere).
+
+    Kinds: the gunicorn workers, the Celery worker, PostgreSQL's backends, Redis, and this process
+    (the load generator, plus the sandbox on its threads). Shows where a callback's time goes.
+    """
+
+    KINDS = (("gunicorn", "gunicorn"), ("celery", "celery"), ("postgres", "postgres"), ("redis", "redis-server"))
+
+    def __init__(self) -> None:
+        self._start = self._read()
+
+    @classmethod
+    def _read(cls) -> dict[tuple[str, str], float]:
+        proc = Path("/proc")
+        ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        found: dict[tuple[str, str], float] = {}
+        if not proc.is_dir():
+            return found
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            kind = "load generator" if entry.name == str(os.getpid()) else next(
+                (name for name, marker in cls.KINDS if marker in command), None)
+            if kind is not None:
+                found[(kind, entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+        return found
+
+    def per_callback_ms(self, count: int) -> dict[str, float]:
+        """Return each kind's CPU milliseconds per callback since the meter was made."""
+        totals: dict[str, float] = {}
+        for (kind, pid), seconds in self._read().items():
+            totals[kind] = totals.get(kind, 0.0) + seconds - self._start.get((kind, pid), 0.0)
+        return {kind: round(seconds * 1000 / count, 2) for kind, seconds in sorted(totals.items())}
+
+
 def drive_http(url: str, deliveries: list[Callback], concurrency: int) -> tuple[float, list[float], int]:
     """Post every delivery over loopback with bounded concurrency, redelivering (as WeCom) what was not
     answered ``success``; return elapsed seconds, each answer's latency, and how many were redelivered."""
@@ -261,7 +302,9 @@ def full(count: int, dup: float, shuffle: float, concurrency: int) -> dict[str, 
         try:
             bare = topology.start_gunicorn(name="baseline", warm_path=CALLBACK_PATH,
                                            app_uri="callbacks_load:bare_app()", chdir=str(ROOT / "bench"))
+            meter = CpuMeter()
             bare_seconds, bare_latencies, _ = drive_http(bare, deliveries, concurrency)
+            bare_cpu = meter.per_callback_ms(len(deliveries))
             topology.stop("baseline")
             url = topology.start_gunicorn()
             topology.start_worker()
@@ -273,10 +316,11 @@ def full(count: int, dup: float, shuffle: float, concurrency: int) -> dict[str, 
             model = web.getElement(CALLBACKS)
             _wait_processed(model, 2, 60)
             model.deleteByFilter("Q(id__gt=0)")  # the set-up's own callbacks are not part of the run
-            began = time.perf_counter()
+            began, meter = time.perf_counter(), CpuMeter()
             seconds, latencies, redelivered = drive_http(url, deliveries, concurrency)
             _wait_processed(model, count, float(os.environ.get("BENCH_PROCESS_TIMEOUT", "1800")))
             processed_seconds = time.perf_counter() - began
+            cpu = meter.per_callback_ms(len(deliveries))
             checks = check_records(model, count)
             failed = model.query("Q(status='failed')", fieldList=["id"], size=None)["totalCount"]
         finally:
@@ -289,7 +333,8 @@ def full(count: int, dup: float, shuffle: float, concurrency: int) -> dict[str, 
             "baseline_p99_ms": round(_percentile(bare_latencies, 0.99) * 1000, 2),
             "over_1s": sum(1 for x in latencies if x > 1.0), "redelivered": redelivered,
             "processed_per_s": round(count / processed_seconds, 1), "failed_handlers": failed,
-            "deliveries": len(deliveries), "lost": checks["lost"],
+            "deliveries": len(deliveries), "cpu_ms_per_callback": cpu, "baseline_cpu_ms_per_callback": bare_cpu,
+            "lost": checks["lost"],
             "duplicates_processed": checks["duplicates_processed"] + checks["duplicates_recorded"]}
 
 

@@ -289,6 +289,10 @@ class ModelManager:
         self._pk_column = self.table.c[self.pk]
         self._writer = write_engine(engine)
         self._durable_writer = durable_write_engine(engine)
+        # A one-statement write needs no BEGIN and COMMIT round trips on PostgreSQL: the statement is
+        # its own transaction (committed as durably, by synchronous_commit).
+        self._statement_writer = (engine.execution_options(isolation_level="AUTOCOMMIT")
+                                  if engine.dialect.name == "postgresql" else None)
         secret_fields = [name for name, field in self.fields.items() if field.secret]
         if secret_fields and secret_box is None:
             raise SecretKeyError(
@@ -399,6 +403,12 @@ class ModelManager:
         if plan is None:
             plan = self._absent_inserts[(key, columns)] = self._absent_plan(key, columns)
         statement, sql, processors = plan
+        if self._statement_writer is not None:
+            try:
+                with self._statement_writer.connect() as conn:
+                    return conn.execute(statement, values).scalar()
+            except sa.exc.IntegrityError as exc:
+                raise ConstraintError(f"{self.name}: the database refused the write: {exc.orig}") from exc
         with self._writing(durable=durable) as conn:
             if sql is None:
                 return conn.execute(statement, values).scalar()

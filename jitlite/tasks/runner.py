@@ -22,8 +22,8 @@ log = logging.getLogger("jitlite.tasks")
 
 PROCESS_CALLBACK = "jitlite.process_callback"  # one record id (still served, for messages already queued)
 PROCESS_CALLBACKS = "jitlite.process_callbacks"  # a batch of record ids: what the runner sends
-DEFAULT_SEND_LINGER = 0.05  # seconds a batch of ids gathers before it is sent as one task
-DEFAULT_SEND_BATCH = 100  # record ids one task carries at most
+DEFAULT_SEND_LINGER = 0.2  # seconds a batch of ids gathers before it is sent as one task
+DEFAULT_SEND_BATCH = 400  # record ids one task carries at most
 _SETTLED = ("done", "failed")
 _TRACKED_LIMIT = 100_000  # ids wait_idle remembers at most; older ones are forgotten (the rows stay the truth)
 _producers: dict[str, Celery] = {}

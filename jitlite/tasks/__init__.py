@@ -50,7 +50,7 @@ SWEEP_CALLBACKS = "jitlite.sweep_callbacks"
 SYNC_CORP = "jitlite.sync_corp"
 #: Services that own a callback inbox, swept by beat.
 INBOX_SERVICES = ("auths.loginTypes.QywxProxyType.services.QywxProxyAuthService",)
-_MAX_TASK_IDS = 1000  # record ids one process_callbacks task may carry (the runner sends 100)
+_MAX_TASK_IDS = 1000  # record ids one process_callbacks task may carry (the runner sends at most 400)
 _SYNC_LOCK_SECONDS = 3600.0  # an org sync holds its corp's lock at most this long (a dead worker's lock expires)
 
 _app_lock = threading.Lock()

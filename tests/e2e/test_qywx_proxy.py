@@ -127,6 +127,28 @@ def test_duplicate_delivery_is_processed_once(demo: jitlite.App) -> None:
     assert [(r.infoType, r.status, r.attempts) for r in records(demo)] == [("suite_ticket", "done", 1)]
 
 
+def test_only_callbacks_that_cannot_come_again_are_synced_to_disk_before_success(
+        demo: jitlite.App, monkeypatch: pytest.MonkeyPatch) -> None:
+    login, svc = demo.getElement(PROXY), service(demo)
+    durable: dict[str, bool] = {}
+    accept = svc.inbox.accept
+
+    def recording_accept(values: dict[str, Any], **options: Any) -> Any:
+        durable[values["infoType"]] = options.get("durable", True)  # the inbox's default is durable
+        return accept(values, **options)
+
+    monkeypatch.setattr(svc.inbox, "accept", recording_accept)
+    for index, (info_type, fields) in enumerate((
+            ("suite_ticket", {"SuiteTicket": "t"}), ("change_contact", {"AuthCorpId": CORP, "ChangeType": "x"}),
+            ("create_auth", {"AuthCode": "code"}), ("cancel_auth", {"AuthCorpId": CORP}),
+            ("change_auth", {"AuthCorpId": CORP}), ("something_new", {}))):
+        assert svc.notify(**event(login, info_type, 1000 + index, f"d{index}", **fields)).status_code == 200
+    # A ticket comes again in ten minutes and reconciliation finds a contact change; an auth code comes once.
+    assert durable == {"suite_ticket": False, "change_contact": False, "create_auth": True, "cancel_auth": True,
+                       "change_auth": True, "something_new": True}
+    assert svc.waitIdle(10)
+
+
 def test_out_of_order_cancel_before_create(demo: jitlite.App, sandbox: Sandbox) -> None:
     login, svc = demo.getElement(PROXY), service(demo)
     svc.notify(**event(login, "suite_ticket", 100, "t1", SuiteTicket=sandbox.state.issue_suite_ticket(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
 from jitlite.storage import (
@@ -122,3 +124,23 @@ def test_update_and_return_refuses_what_it_cannot_do(jobs: ModelManager) -> None
         jobs.updateAndReturn(Q(), {"status": "x"}, increments={"attempts": 1.5})  # type: ignore[dict-item]
     with pytest.raises(UnknownFieldError):
         jobs.updateAndReturn(Q(), {"status": "x"}, increments={"tries": 1})
+
+
+def test_a_durable_create_is_synced_to_disk_on_sqlite_and_the_next_write_is_not(tmp_path: Path) -> None:
+    from jitlite.storage import create_sqlite_engine
+
+    engine = create_sqlite_engine(tmp_path / "durable.sqlite3", synchronous="NORMAL")
+    statements: list[str] = []
+
+    @sa_event.listens_for(engine, "connect")
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
+
+    jobs = Job.bind(engine, SecretBox(SecretBox.generate_key()))
+    statements.clear()
+    jobs.createIfAbsent(job("auth-code"), durable=True)
+    jobs.createIfAbsent(job("ticket"))
+    pragmas = [s for s in statements if s.startswith(("PRAGMA synchronous", "BEGIN", "COMMIT"))]
+    assert pragmas == ["PRAGMA synchronous=FULL", "BEGIN IMMEDIATE", "COMMIT",
+                       "PRAGMA synchronous=NORMAL", "BEGIN IMMEDIATE", "COMMIT"]
+    engine.dispose()

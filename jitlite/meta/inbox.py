@@ -221,6 +221,9 @@ class CallbackInbox:
     turns a claimed record into a note for it (raising marks the record failed). ``coalesce``, given
     the records of one claimed batch, returns those a newer record of the batch makes pointless to
     run (a superseded suite ticket), each with its note; they are recorded done without running.
+    ``claim_fields`` names the fields a claim reads for the whole batch (what ``coalesce`` looks at;
+    default: every field); the records that then run are read whole, in one query, so superseded
+    ones never have their payload read or decrypted.
     ``purge`` deletes records no longer worth keeping and runs at each sweep. ``runner`` builds the
     runner from the batch work function (default: :class:`ThreadRunner` with one worker).
     ``sweep_seconds`` of 0 turns the periodic sweep off (leases are still renewed).
@@ -237,6 +240,7 @@ class CallbackInbox:
         runner: Callable[[Callable[[list[int]], None]], InboxRunner] | None = None,
         coalesce: Callable[[list[Row]], Mapping[int, str]] | None = None,
         purge: Callable[[], int] | None = None,
+        claim_fields: list[str] | None = None,
     ) -> None:
         if not lease_seconds > 0:
             raise ValueError(f"{name}: the lease must be a positive number of seconds, not {lease_seconds!r}")
@@ -253,6 +257,7 @@ class CallbackInbox:
         self.handle = handle
         self.coalesce = coalesce
         self.purge = purge
+        self.claim_fields = None if claim_fields is None else sorted({"id", "attempts", *claim_fields})
         self.name = name
         self.lease = timedelta(seconds=lease_seconds)
         self.sweep_seconds = sweep_seconds
@@ -388,7 +393,7 @@ class CallbackInbox:
         claimable = Q(id__in=sorted(set(record_ids))) & (Q(status="pending") | self._expired_claim(now))
         rows = self.records.updateAndReturn(
             claimable, {"status": "processing", "leaseOwner": owner, "leaseExpiresAt": now + self.lease,
-                        "processedAt": now}, increments={"attempts": 1})
+                        "processedAt": now}, increments={"attempts": 1}, fieldList=self.claim_fields)
         if not rows:
             return 0
         rows.sort(key=lambda row: row.id)
@@ -397,11 +402,11 @@ class CallbackInbox:
         first_error: Exception | None = None
         try:
             outcomes: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
-            superseded = self._superseded(rows)
-            for row in rows:
-                if row.id in superseded:
-                    outcomes[("done", superseded[row.id], None)].append(row.id)
-                    continue
+            claimed = {row.id for row in rows}
+            superseded = {id_: note for id_, note in self._superseded(rows).items() if id_ in claimed}
+            for id_, why in superseded.items():
+                outcomes[("done", why, None)].append(id_)
+            for row in self._whole([row for row in rows if row.id not in superseded]):
                 try:
                     note = self.handle(row)
                 except Exception as exc:
@@ -420,6 +425,13 @@ class CallbackInbox:
         if first_error is not None and raise_errors:
             raise first_error
         return len(rows)
+
+    def _whole(self, rows: list[Row]) -> list[Row]:
+        """Return the claimed records that run with every field (read again if the claim read fewer)."""
+        if self.claim_fields is None or not rows:
+            return rows
+        found = self.records.query(Q(id__in=[row.id for row in rows]), orderList=[["id", 1]], size=None)["rowDatas"]
+        return list(found)
 
     def _superseded(self, rows: list[Row]) -> Mapping[int, str]:
         """Ask the Type which claimed records a newer one makes pointless to run; a failure runs them all."""

@@ -35,6 +35,7 @@ __all__ = [
     "create_sqlite_engine",
     "durable_write_engine",
     "ensure_schema",
+    "sqlite_write_cursor",
     "write_engine",
     "write_transaction",
 ]
@@ -44,7 +45,7 @@ log = logging.getLogger("jitlite.storage")
 # One mutex per SQLite database (keyed by the pool every view of its engine shares): the writers of
 # one process queue on it instead of on SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between
 # retries, so a callback's insert that meets a worker's short write would otherwise lose milliseconds.
-_sqlite_write_locks: weakref.WeakKeyDictionary[Pool, tuple[threading.RLock, float]] = weakref.WeakKeyDictionary()
+_sqlite_write_locks: weakref.WeakKeyDictionary[Pool, tuple[threading.RLock, float, str]] = weakref.WeakKeyDictionary()
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
 SQLITE_SYNCHRONOUS: tuple[SqliteSynchronous, ...] = ("NORMAL", "FULL")
@@ -131,7 +132,7 @@ def create_sqlite_engine(
         finally:
             cursor.close()
 
-    _sqlite_write_locks[engine.pool] = (threading.RLock(), busy_timeout)
+    _sqlite_write_locks[engine.pool] = (threading.RLock(), busy_timeout, synchronous)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -142,11 +143,8 @@ def create_sqlite_engine(
         assert dbapi_connection is not None  # a connection being begun is checked out
         # A durable transaction's commit is synced to disk whatever the engine's level; SQLite takes
         # the level only outside a transaction, so it is set here and put back at the next begin.
-        level = "FULL" if options.get(_DURABLE_OPTION, False) else synchronous
-        info = conn.connection.info
-        if info.get(_DURABLE_OPTION, synchronous) != level:
-            dbapi_connection.execute(f"PRAGMA synchronous={level}")
-            info[_DURABLE_OPTION] = level
+        _set_synchronous(conn.connection.info, dbapi_connection, synchronous,
+                         durable=options.get(_DURABLE_OPTION, False))
         dbapi_connection.execute("BEGIN IMMEDIATE" if options.get(_WRITE_OPTION, False) else "BEGIN")
 
     return engine
@@ -186,6 +184,14 @@ def create_pg_engine(
     )
 
 
+def _set_synchronous(info: dict[Any, Any], dbapi_connection: Any, configured: str, *, durable: bool) -> None:
+    """Give a SQLite connection the level its next transaction needs (outside a transaction only)."""
+    level = "FULL" if durable else configured
+    if info.get(_DURABLE_OPTION, configured) != level:
+        dbapi_connection.execute(f"PRAGMA synchronous={level}")
+        info[_DURABLE_OPTION] = level
+
+
 def write_engine(engine: Engine) -> Engine:
     """Return a view of ``engine`` whose transactions take the write lock up front on SQLite."""
     return engine.execution_options(**{_WRITE_OPTION: True})
@@ -204,11 +210,50 @@ def write_transaction(writer: Engine) -> Iterator[Connection]:
         with writer.begin() as conn:
             yield conn
         return
-    mutex, timeout = found
+    mutex, timeout, _ = found
     held = mutex.acquire(timeout=timeout)
     try:
         with writer.begin() as conn:
             yield conn
+    finally:
+        if held:
+            mutex.release()
+
+
+@contextmanager
+def sqlite_write_cursor(engine: Engine, *, durable: bool = False) -> Iterator[Any]:
+    """Yield a driver cursor inside ``BEGIN IMMEDIATE`` on an SQLite engine, or None for another engine.
+
+    The lean path for one-statement writes made very often (a callback's store): the transaction,
+    the write mutex and the synchronous level are handled as ``write_transaction`` handles them,
+    without SQLAlchemy's per-transaction machinery. Commits on success, rolls back on error.
+    """
+    found = _sqlite_write_locks.get(engine.pool)
+    if found is None:
+        yield None
+        return
+    mutex, timeout, configured = found
+    held = mutex.acquire(timeout=timeout)
+    try:
+        pooled = engine.raw_connection()
+        try:
+            dbapi_connection = pooled.dbapi_connection
+            assert dbapi_connection is not None  # checked out just now
+            _set_synchronous(pooled.info, dbapi_connection, configured, durable=durable)
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cursor
+                except BaseException:
+                    if dbapi_connection.in_transaction:
+                        dbapi_connection.execute("ROLLBACK")
+                    raise
+                dbapi_connection.execute("COMMIT")
+            finally:
+                cursor.close()
+        finally:
+            pooled.close()  # back to the pool
     finally:
         if held:
             mutex.release()

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from .engine import durable_write_engine, ensure_schema, write_engine, write_transaction
+from .engine import durable_write_engine, ensure_schema, sqlite_write_cursor, write_engine, write_transaction
 from .errors import (
     AmbiguousFilterError,
     ConstraintError,
@@ -409,25 +409,23 @@ class ModelManager:
                     return conn.execute(statement, values).scalar()
             except sa.exc.IntegrityError as exc:
                 raise ConstraintError(f"{self.name}: the database refused the write: {exc.orig}") from exc
-        with self._writing(durable=durable) as conn:
-            if sql is None:
-                return conn.execute(statement, values).scalar()
-            # SQLite: the statement compiled once, the columns' bind processors applied here, and the
-            # driver's cursor run directly. This is the store of every acknowledged callback, and
-            # SQLAlchemy's per-statement machinery would otherwise cost more than SQLite's insert.
+        if sql is not None:
+            # SQLite: the statement compiled once, the columns' bind processors applied here, and
+            # the driver's cursor run in a transaction of its own. This is the store of every
+            # acknowledged callback; SQLAlchemy's per-transaction machinery would cost more than
+            # SQLite's insert.
             params = [value if process is None else process(value)
                       for value, process in zip(values.values(), processors, strict=True)]
-            dbapi_connection = conn.connection.dbapi_connection
-            assert dbapi_connection is not None  # a connection in a transaction is checked out
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute(sql, params)
-                found = cursor.fetchone()
-            except sqlite3.IntegrityError as exc:
-                raise ConstraintError(f"{self.name}: the database refused the write: {exc}") from exc
-            finally:
-                cursor.close()
-            return None if found is None else found[0]
+            with sqlite_write_cursor(self.engine, durable=durable) as cursor:
+                if cursor is not None:
+                    try:
+                        cursor.execute(sql, params)
+                        found = cursor.fetchone()
+                    except sqlite3.IntegrityError as exc:
+                        raise ConstraintError(f"{self.name}: the database refused the write: {exc}") from exc
+                    return None if found is None else found[0]
+        with self._writing(durable=durable) as conn:
+            return conn.execute(statement, values).scalar()
 
     def _absent_plan(
         self, key: tuple[str, ...], columns: tuple[str, ...]

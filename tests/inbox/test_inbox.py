@@ -375,3 +375,24 @@ class _Idle(QueueRunner):
 
     def __init__(self) -> None:
         super().__init__(lambda ids: None)
+
+
+def test_a_claim_reads_only_the_claim_fields_and_the_records_that_run_are_read_whole(
+        make_inbox: Callable[..., CallbackInbox], deliveries: ModelManager) -> None:
+    seen_by_coalesce: list[set[str]] = []
+    handled: list[str] = []
+
+    def coalesce(rows: list[Row]) -> dict[int, str]:
+        seen_by_coalesce.extend(set(row) for row in rows)
+        return {rows[0].id: "superseded"}
+
+    def handle(row: Row) -> str:
+        handled.append(row.payload)
+        return "ran"
+
+    inbox = make_inbox(handle, coalesce=coalesce, claim_fields=["channel"], runner=lambda work: _Idle())
+    ids = [inbox.accept(delivery(f"<xml>{i}</xml>")).record_id for i in range(3)]
+    assert inbox.process_many(ids) == 3
+    assert seen_by_coalesce == [{"id", "attempts", "channel"}] * 3  # no payload read for the batch
+    assert handled == ["<xml>1</xml>", "<xml>2</xml>"]
+    assert [r.note for r in deliveries.query(orderList=[["id", 1]])["rowDatas"]] == ["superseded", "ran", "ran"]

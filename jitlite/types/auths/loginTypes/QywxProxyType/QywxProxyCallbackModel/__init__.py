@@ -26,6 +26,7 @@ class QywxProxyCallbackTable(Model):
     suiteId = Stext(max_length=64, title="Suite id")
     corpId = Stext(max_length=64, nullable=True, title="The corp the event is about")
     infoType = Stext(max_length=64, title="InfoType, or Event for event-style callbacks")
+    eventTime = Datetime(nullable=True, title="The event's TimeStamp (orders the events of one kind)")
     payloadHash = Stext(max_length=64, title="SHA-256 of the decrypted payload (deduplicates retries)")
     payload = Secret(title="The decrypted XML")
     status = Stext(max_length=16, default="pending", title="pending, processing, done or failed")

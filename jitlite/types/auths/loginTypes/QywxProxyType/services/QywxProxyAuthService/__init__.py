@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 from jitlite.meta.corps import Corp, organisations_for, sync_in_background
@@ -63,6 +63,7 @@ _COALESCED = frozenset({"suite_ticket", "change_auth"})  # events of which the n
 # minutes) or the periodic reconciliation (contact changes) brings back what they carried. Every
 # other event (authorisations above all: an auth code comes once) is synced before "success".
 _RECOVERABLE = frozenset({"suite_ticket", "change_contact"})
+_BATCH_FIELDS = ["authFullName", "infoType", "corpId", "eventTime"]  # what a claimed batch is sorted out by
 
 Handler = Callable[[Any, dict[str, str]], str]
 
@@ -101,7 +102,7 @@ class QywxProxyAuthService(Service):
             lease_seconds=self._seconds_setting("callbackLeaseSeconds", DEFAULT_LEASE_SECONDS, positive=True),
             sweep_seconds=self._seconds_setting("callbackSweepSeconds", DEFAULT_SWEEP_SECONDS, positive=False),
             runner=inbox_runner(self.app, self.fullName),  # settings taskQueue: in process, or Celery
-            coalesce=self._superseded, purge=self._purge_old_tickets)
+            coalesce=self._superseded, purge=self._purge_old_tickets, claim_fields=_BATCH_FIELDS)
         try:
             resumed = self.inbox.resume()
         except BaseException:
@@ -257,8 +258,9 @@ class QywxProxyAuthService(Service):
         try:
             accepted = self.inbox.accept({
                 "authFullName": instance.fullName, "suiteId": instance.suiteId, "corpId": corp_id,
-                "infoType": info_type or "unknown", "payloadHash": CallbackInbox.payload_hash(message.xml),
-                "payload": message.xml}, durable=info_type not in _RECOVERABLE)
+                "infoType": info_type or "unknown", "eventTime": _stamp_time(fields.get("TimeStamp")),
+                "payloadHash": CallbackInbox.payload_hash(message.xml), "payload": message.xml},
+                durable=info_type not in _RECOVERABLE)
         except InboxUnavailable as exc:
             return self._unavailable(instance, exc)
         if accepted.duplicate:
@@ -310,14 +312,13 @@ class QywxProxyAuthService(Service):
         corp's auth info", which one re-read does for all: of several in a batch, the one with the
         newest TimeStamp (then the latest received) runs and the others are noted as superseded.
         """
-        newest: dict[tuple[str, str, str], tuple[tuple[float, int], int]] = {}
+        newest: dict[tuple[str, str, str], tuple[tuple[datetime, int], int]] = {}
         candidates: dict[int, tuple[str, str, str]] = {}
         for row in rows:
-            if row.infoType not in _COALESCED:
+            if row.infoType not in _COALESCED or row.eventTime is None:  # stored before eventTime: it runs
                 continue
-            fields = parse_flat_xml(row.payload, "callback payload")
-            key = (row.infoType, row.authFullName, fields.get("AuthCorpId") or "")
-            rank = (_event_time(fields), row.id)
+            key = (row.infoType, row.authFullName, row.corpId or "")
+            rank = (row.eventTime, row.id)
             candidates[row.id] = key
             if key not in newest or rank > newest[key][0]:
                 newest[key] = (rank, row.id)
@@ -427,6 +428,13 @@ class QywxProxyAuthService(Service):
     def getLoginConfig(self, code: str) -> dict[str, Any]:
         """Return the QR login config of an organisation code (same as getLoginConfigByCode)."""
         return self.getLoginConfigByCode(code)
+
+
+def _stamp_time(stamp: str | None) -> datetime | None:
+    """Return a callback's TimeStamp (Unix seconds) as a UTC time, or None when it has none or a bad one."""
+    if stamp is None or not stamp.isdigit() or len(stamp) > 12:
+        return None
+    return datetime.fromtimestamp(int(stamp), timezone.utc)
 
 
 def _event_time(fields: dict[str, str]) -> float:

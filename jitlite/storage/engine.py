@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -52,6 +53,8 @@ SQLITE_SYNCHRONOUS: tuple[SqliteSynchronous, ...] = ("NORMAL", "FULL")
 
 _WRITE_OPTION = "jitlite_write"
 _DURABLE_OPTION = "jitlite_durable"
+_CHECKED_IN = "jitlite_checked_in"
+_PING_AFTER_IDLE = 1.0  # seconds a pooled PostgreSQL connection may sit unused before a checkout pings it
 # pg_advisory_xact_lock key serialising ensure_schema across processes ("jitl" in ASCII).
 _SCHEMA_LOCK_KEY = 0x6A69746C
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -174,14 +177,27 @@ def create_pg_engine(
         if not _SCHEMA_NAME.match(schema):
             raise StorageError(f"{schema!r} is not a valid PostgreSQL schema name (letters, digits, _)")
         connect_args["options"] = f"-c search_path={schema}"
-    return sa.create_engine(
-        parsed,
-        connect_args=connect_args,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_pre_ping=True,  # survive a database restart instead of failing the first request after it
-        echo=echo,
-    )
+    engine = sa.create_engine(parsed, connect_args=connect_args, pool_size=pool_size, max_overflow=max_overflow,
+                              echo=echo)
+
+    # Survive a database restart instead of failing the first request after it: a connection that
+    # sat in the pool for a while is pinged when checked out, and replaced if the ping fails. One
+    # returned moments ago is not: under load a ping per checkout would cost a round trip per
+    # callback, and a connection that did die is invalidated with the whole pool at its first error.
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_CHECKED_IN, 0.0) < _PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool then retries the checkout with a new connection
+            raise sa.exc.DisconnectionError(f"a pooled connection did not answer a ping: {type(exc).__name__}") from exc
+
+    return engine
 
 
 def _set_synchronous(info: dict[Any, Any], dbapi_connection: Any, configured: str, *, durable: bool) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 import jitlite.storage as storage
 from jitlite.storage import StorageError, create_pg_engine, create_sqlite_engine, write_engine
@@ -158,3 +159,36 @@ def test_sqlite_synchronous_is_configurable(tmp_path: Path, synchronous: Any, pr
         engine.dispose()
     with pytest.raises(StorageError, match="synchronous must be one of NORMAL, FULL, got 'OFF'"):
         create_sqlite_engine(tmp_path / "db.sqlite", synchronous="OFF")  # type: ignore[arg-type]
+
+
+def test_a_pg_connection_killed_while_idle_in_the_pool_is_replaced_at_checkout(
+        pg_admin: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jitlite.storage import engine as engine_module
+
+    from .conftest import pg_url_or_skip
+
+    pg = create_pg_engine(pg_url_or_skip(), pool_size=1, max_overflow=0)
+    pings: list[object] = []
+    real_ping = pg.dialect.do_ping
+
+    def counted_ping(connection: Any) -> bool:
+        pings.append(connection)
+        return bool(real_ping(connection))
+
+    monkeypatch.setattr(pg.dialect, "do_ping", counted_ping)
+    try:
+        with pg.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with pg_admin.connect() as admin:  # the server drops it, as a restart would
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        monkeypatch.setattr(engine_module, "_PING_AFTER_IDLE", 0.0)  # it has sat idle long enough
+        with pg.connect() as conn:  # pinged, found dead, replaced: no error reaches the caller
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
+        assert len(pings) >= 1
+        monkeypatch.setattr(engine_module, "_PING_AFTER_IDLE", 3600.0)
+        pings.clear()
+        with pg.connect() as conn:  # returned a moment ago: used without a ping (no round trip)
+            assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
+        assert pings == []
+    finally:
+        pg.dispose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,9 @@ def test_beat_sweeps_a_stored_record_whose_task_was_lost(topology: Any) -> None:
                          "payload": f"<xml><InfoType>suite_ticket</InfoType><SuiteTicket>lost-ticket</SuiteTicket>"
                                     f"<TimeStamp>{args['timestamp']}</TimeStamp></xml>",
                          "status": "pending", "attempts": 0,
-                         "receivedAt": clock.utc_now().replace(year=2000)})
+                         # Older than a lease (so the sweep takes it), younger than a day (so the
+                         # sweep's purge of day-old tickets leaves it to be seen done).
+                         "receivedAt": clock.utc_now() - timedelta(hours=1)})
     topology.start_beat()
     wait_for(lambda: model.get(f"Q(id={lost.id})").status == "done", 40, "beat's sweep to have the record processed")
     assert "jitlite.sweep_callbacks" in topology.log("beat")

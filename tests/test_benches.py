@@ -14,6 +14,7 @@ SMALL = {
     "loader": ["--elements", "40", "--rounds", "1"],
     "storage": ["--rows", "500", "--repeat", "1"],
     "crypto": ["--messages", "60", "--rounds", "1", "--chunk", "20"],
+    "group_insert": ["--threads", "4", "--rows", "20", "--rounds", "1"],
     "logins": ["--logins", "20", "--warmup", "8", "--chunk", "10"],
 }
 

@@ -50,6 +50,7 @@ from ..runtime import clock
 from ..runtime.errors import JitliteError
 from ..runtime.logredact import redact
 from ..storage import ConstraintError, Q, Row
+from .group_insert import GroupInsert
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -254,6 +255,8 @@ class CallbackInbox:
                 raise ValueError(f"{name}: the record model {table.__name__} lacks the inbox fields "
                                  f"{', '.join(missing)}; add them to the model")
         self.records = records
+        # Concurrent callbacks share one statement and one commit (each answered after it).
+        self._inserts = GroupInsert(records)
         self.handle = handle
         self.coalesce = coalesce
         self.purge = purge
@@ -307,7 +310,7 @@ class CallbackInbox:
             raise ValueError(f"{self.name}: a callback record needs its payloadHash")
         try:
             # One statement in one short transaction; a redelivery meets the unique key and writes nothing.
-            record_id = self.records.createIfAbsent({**values, "status": "pending", "attempts": 0}, durable=durable)
+            record_id = self._inserts.insert({**values, "status": "pending", "attempts": 0}, durable=durable)
         except ConstraintError as exc:  # refused for another reason than a duplicate: not stored
             raise InboxUnavailable(f"{self.name}: the callback record was refused ({_first_line(exc)})") from exc
         except Exception as exc:

@@ -142,6 +142,11 @@ class ModelElement(Element):
         """
         return self.manager.createIfAbsent(rowData, triggerEvent, uniqueFields=uniqueFields, durable=durable)
 
+    def createManyIfAbsent(self, rowDataList: Sequence[Mapping[str, Any]], triggerEvent: int = 1, *,
+                           uniqueFields: Sequence[str] | None = None, durable: bool = False) -> list[Any | None]:
+        """Insert the rows whose unique key is not stored yet, in one statement; return each one's new key or None."""
+        return self.manager.createManyIfAbsent(rowDataList, triggerEvent, uniqueFields=uniqueFields, durable=durable)
+
     def updateAndReturn(self, filter: FilterArg, updateData: Mapping[str, Any], *,
                         increments: Mapping[str, int] | None = None,
                         fieldList: Sequence[str] | None = None) -> list[Row]:

@@ -388,15 +388,7 @@ class ModelManager:
         a row that could not be had again after a power loss.
         """
         _check_trigger(self.name, "createIfAbsent", triggerEvent)
-        asked = (None if uniqueFields is None
-                 else (uniqueFields,) if isinstance(uniqueFields, str) else tuple(uniqueFields))
-        key = self._absent_keys.get(asked)
-        if key is None:
-            key = self._conflict_key(uniqueFields, "createIfAbsent")
-            if key == (self.pk,) and self.fields[self.pk].autoincrement:
-                raise QueryError(f"{self.name}.createIfAbsent: the model has no unique key besides its AutoInt id; "
-                                 "declare __unique__ or unique=True on a field")
-            self._absent_keys[asked] = key
+        key = self._absent_key(uniqueFields, "createIfAbsent")
         values = self._insert_values(rowData, "rowData")
         columns = tuple(values)
         plan = self._absent_inserts.get((key, columns))
@@ -426,6 +418,57 @@ class ModelManager:
                     return None if found is None else found[0]
         with self._writing(durable=durable) as conn:
             return conn.execute(statement, values).scalar()
+
+    def createManyIfAbsent(
+        self, rowDataList: Sequence[Mapping[str, Any]], triggerEvent: int = 1, *,
+        uniqueFields: Sequence[str] | None = None, durable: bool = False,
+    ) -> list[Any | None]:
+        """Insert the rows whose unique key is not stored yet, in one statement; return each row's new key or None.
+
+        ``createIfAbsent`` for many rows at once (one ``INSERT … ON CONFLICT DO NOTHING … RETURNING``
+        in one transaction): the answer lists, in the order given, the new primary key of each row
+        inserted and None for each row whose key was stored already (or came earlier in the list).
+        One invalid row fails the whole call before anything is written.
+        """
+        _check_trigger(self.name, "createManyIfAbsent", triggerEvent)
+        if isinstance(rowDataList, (Mapping, str, bytes)):
+            raise QueryError(f"{self.name}.createManyIfAbsent: rowDataList is a list of dicts, not one dict")
+        key = self._absent_key(uniqueFields, "createManyIfAbsent")
+        rows = [self._insert_values(row, f"rowDataList[{i}]") for i, row in enumerate(rowDataList)]
+        if not rows:
+            return []
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        key_columns = [self.table.c[name] for name in key]
+        statement = (insert(self.table).on_conflict_do_nothing(index_elements=list(key))
+                     .returning(self._pk_column, *key_columns))
+        try:
+            if self._statement_writer is not None:  # PostgreSQL: the one statement is its own transaction
+                with self._statement_writer.connect() as conn:
+                    found = conn.execute(statement, rows).all()
+            else:
+                with self._writing(durable=durable) as conn:
+                    found = conn.execute(statement, rows).all()
+        except sa.exc.IntegrityError as exc:
+            raise ConstraintError(f"{self.name}: the database refused the write: {exc.orig}") from exc
+        # Which row got which id: by its key (a row skipped as a conflict is not returned).
+        inserted = {tuple(row[1:]): row[0] for row in found}
+        answer: list[Any | None] = []
+        for values in rows:
+            answer.append(inserted.pop(tuple(values.get(name) for name in key), None))
+        return answer
+
+    def _absent_key(self, uniqueFields: Sequence[str] | None, method: str) -> tuple[str, ...]:
+        """Return the unique key createIfAbsent and createManyIfAbsent match rows on (remembered per argument)."""
+        asked = (None if uniqueFields is None
+                 else (uniqueFields,) if isinstance(uniqueFields, str) else tuple(uniqueFields))
+        key = self._absent_keys.get(asked)
+        if key is None:
+            key = self._conflict_key(uniqueFields, method)
+            if key == (self.pk,) and self.fields[self.pk].autoincrement:
+                raise QueryError(f"{self.name}.{method}: the model has no unique key besides its AutoInt id; "
+                                 "declare __unique__ or unique=True on a field")
+            self._absent_keys[asked] = key
+        return key
 
     def _absent_plan(
         self, key: tuple[str, ...], columns: tuple[str, ...]

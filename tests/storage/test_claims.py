@@ -144,3 +144,22 @@ def test_a_durable_create_is_synced_to_disk_on_sqlite_and_the_next_write_is_not(
     assert pragmas == ["PRAGMA synchronous=FULL", "BEGIN IMMEDIATE", "COMMIT",
                        "PRAGMA synchronous=NORMAL", "BEGIN IMMEDIATE", "COMMIT"]
     engine.dispose()
+
+
+def test_create_many_if_absent_inserts_new_keys_once_and_answers_in_order(jobs: ModelManager) -> None:
+    stored = jobs.createIfAbsent(job("old"))
+    answer = jobs.createManyIfAbsent([job("a"), job("old"), job("b"), job("a", status="again")])
+    assert answer[1] is None and answer[3] is None  # stored already; came earlier in the list
+    assert answer[0] is not None and answer[2] is not None and len({answer[0], answer[2], stored}) == 3
+    rows = {r.key: r for r in jobs.query()["rowDatas"]}
+    assert sorted(rows) == ["a", "b", "old"]
+    assert (rows["a"].id, rows["a"].status, rows["a"].body) == (answer[0], "pending", "secret a")
+    assert jobs.createManyIfAbsent([]) == []
+
+
+def test_create_many_if_absent_writes_nothing_when_a_row_is_invalid(jobs: ModelManager) -> None:
+    with pytest.raises(FieldValueError, match=r"rowDataList\[1\]"):
+        jobs.createManyIfAbsent([job("fine"), {**job("bad"), "status": None}])
+    with pytest.raises(QueryError, match="a list of dicts"):
+        jobs.createManyIfAbsent(job("one"))  # type: ignore[arg-type]
+    assert jobs.query()["totalCount"] == 0

@@ -1,0 +1,122 @@
+"""Group insert: the rows of concurrent requests stored by one statement, each request answered after its commit.
+
+A request that finds no insert under way leads: it takes the rows waiting (its own first, at most
+``max_rows``), stores them with one ``createManyIfAbsent`` and wakes their requests. Rows that arrive
+meanwhile wait for the next leader, the first of them, woken when that batch is committed. Under load
+a batch holds what arrived during the previous one, so one round trip and one commit serve many
+callbacks; a lone request stores its row at once, waiting for no company. Persist before acknowledge
+still holds: a caller returns only after the commit that holds its row.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["GroupInsert"]
+
+DEFAULT_MAX_ROWS = 200  # rows one statement stores at most
+
+
+class _Slot:
+    """One request's row and, once its batch is committed, its answer."""
+
+    __slots__ = ("durable", "error", "lead", "ready", "result", "values")
+
+    def __init__(self, values: Mapping[str, Any], durable: bool) -> None:
+        self.values = values
+        self.durable = durable
+        self.ready = threading.Event()  # set when answered, or when the slot is made the next leader
+        self.lead = False
+        self.result: Any | None = None
+        self.error: BaseException | None = None
+
+    def answer(self) -> Any | None:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class GroupInsert:
+    """Store rows with ``createIfAbsent`` semantics, grouping concurrent callers into one statement.
+
+    ``records`` is a model element (or manager) with ``createIfAbsent`` and ``createManyIfAbsent``.
+    ``insert`` returns the row's new primary key, or None when its unique key is stored already.
+    """
+
+    def __init__(self, records: Any, *, max_rows: int = DEFAULT_MAX_ROWS, wait_seconds: float = 60.0) -> None:
+        if max_rows < 1:
+            raise ValueError(f"a group insert stores at least one row at a time, not {max_rows!r}")
+        self.records = records
+        self.max_rows = max_rows
+        self.wait_seconds = wait_seconds
+        self._lock = threading.Lock()
+        self._waiting: list[_Slot] = []
+        self._leading = False
+
+    def insert(self, values: Mapping[str, Any], *, durable: bool = False) -> Any | None:
+        """Store the row (with the rows of callers waiting at the same moment); return its new key or None.
+
+        Raises what storing it raised, or TimeoutError if no commit answered within ``wait_seconds``.
+        """
+        slot = _Slot(values, durable)
+        with self._lock:
+            self._waiting.append(slot)
+            lead = slot.lead = not self._leading
+            self._leading = True
+        if not lead:
+            if not slot.ready.wait(self.wait_seconds):
+                with self._lock:
+                    if slot in self._waiting and not slot.lead:  # not taken by any batch: withdraw it
+                        self._waiting.remove(slot)
+                        raise TimeoutError(f"the row was not stored within {self.wait_seconds:g} s")
+                slot.ready.wait()  # in a batch being stored now, or just made the leader
+            if not slot.lead:
+                return slot.answer()
+        self._lead()
+        return slot.answer()
+
+    def _lead(self) -> None:
+        """Store the rows waiting (the leader's first) and hand the lead to the first row left, if any."""
+        try:
+            with self._lock:
+                batch = self._waiting[:self.max_rows]
+                del self._waiting[:self.max_rows]
+            self._store(batch)
+        finally:
+            with self._lock:
+                if self._waiting:
+                    successor = self._waiting[0]
+                    successor.lead = True
+                    successor.ready.set()
+                else:
+                    self._leading = False
+
+    def _store(self, batch: list[_Slot]) -> None:
+        """Store a batch in one statement; if that fails, each row on its own, so that only a bad row fails."""
+        try:
+            if len(batch) == 1:
+                results = [self.records.createIfAbsent(batch[0].values, durable=batch[0].durable)]
+            else:
+                results = self.records.createManyIfAbsent([slot.values for slot in batch],
+                                                          durable=any(slot.durable for slot in batch))
+        except Exception as exc:
+            if len(batch) == 1:
+                self._answer(batch[0], None, exc)
+                return
+            for slot in batch:
+                try:
+                    self._answer(slot, self.records.createIfAbsent(slot.values, durable=slot.durable), None)
+                except Exception as exc:
+                    self._answer(slot, None, exc)
+            return
+        for slot, result in zip(batch, results, strict=True):
+            self._answer(slot, result, None)
+
+    @staticmethod
+    def _answer(slot: _Slot, result: Any | None, error: BaseException | None) -> None:
+        slot.result, slot.error = result, error
+        slot.lead = False
+        slot.ready.set()
+

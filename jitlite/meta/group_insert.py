@@ -45,12 +45,15 @@ class GroupInsert:
     ``insert`` returns the row's new primary key, or None when its unique key is stored already.
     """
 
-    def __init__(self, records: Any, *, max_rows: int = DEFAULT_MAX_ROWS, wait_seconds: float = 60.0) -> None:
+    def __init__(self, records: Any, *, max_rows: int = DEFAULT_MAX_ROWS, wait_seconds: float = 60.0,
+                 busy_timeout: float | None = None) -> None:
         if max_rows < 1:
             raise ValueError(f"a group insert stores at least one row at a time, not {max_rows!r}")
         self.records = records
         self.max_rows = max_rows
         self.wait_seconds = wait_seconds
+        # Passed on to the store (SQLite: how long to wait for another process's write lock).
+        self._options: dict[str, Any] = {} if busy_timeout is None else {"busyTimeout": busy_timeout}
         self._lock = threading.Lock()
         self._waiting: list[_Slot] = []
         self._leading = False
@@ -97,17 +100,18 @@ class GroupInsert:
         """Store a batch in one statement; if that fails, each row on its own, so that only a bad row fails."""
         try:
             if len(batch) == 1:
-                results = [self.records.createIfAbsent(batch[0].values, durable=batch[0].durable)]
+                results = [self.records.createIfAbsent(batch[0].values, durable=batch[0].durable, **self._options)]
             else:
                 results = self.records.createManyIfAbsent([slot.values for slot in batch],
-                                                          durable=any(slot.durable for slot in batch))
+                                                          durable=any(slot.durable for slot in batch), **self._options)
         except Exception as exc:
             if len(batch) == 1:
                 self._answer(batch[0], None, exc)
                 return
             for slot in batch:
                 try:
-                    self._answer(slot, self.records.createIfAbsent(slot.values, durable=slot.durable), None)
+                    self._answer(slot, self.records.createIfAbsent(slot.values, durable=slot.durable, **self._options),
+                                 None)
                 except Exception as exc:
                     self._answer(slot, None, exc)
             return

@@ -74,6 +74,10 @@ RECORD_FIELDS = ("id", "payloadHash", "status", "attempts", "lastError", "note",
 _ERROR_TEXT_LIMIT = 2000
 _SWEEP_PAGE = 200  # record ids a sweep reads per query
 _SWEEP_LIMIT = 10_000  # records one sweep schedules at most; the next sweep takes the rest
+# WeCom waits 5 s for an answer. A store that cannot have SQLite's write lock (held by another
+# process) within this time is answered 503, so that WeCom delivers it again, instead of holding
+# the request for the database's own busy timeout (30 s).
+STORE_BUSY_SECONDS = 2.0
 DEFAULT_BATCH_SIZE = 400  # records one claim takes at most: bounds a batch's statements and its lease work
 DEFAULT_LINGER_SECONDS = 0.2  # how long a batch gathers under load before it is claimed: delay for throughput
 
@@ -256,7 +260,7 @@ class CallbackInbox:
                                  f"{', '.join(missing)}; add them to the model")
         self.records = records
         # Concurrent callbacks share one statement and one commit (each answered after it).
-        self._inserts = GroupInsert(records)
+        self._inserts = GroupInsert(records, busy_timeout=STORE_BUSY_SECONDS)
         self.handle = handle
         self.coalesce = coalesce
         self.purge = purge

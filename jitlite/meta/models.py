@@ -135,17 +135,22 @@ class ModelElement(Element):
         return self.manager.create(rowData, triggerEvent)
 
     def createIfAbsent(self, rowData: Mapping[str, Any], triggerEvent: int = 1, *,
-                       uniqueFields: Sequence[str] | None = None, durable: bool = False) -> Any | None:
+                       uniqueFields: Sequence[str] | None = None, durable: bool = False,
+                       busyTimeout: float | None = None) -> Any | None:
         """Insert a row unless one with the same unique key exists; return its new primary key, or None.
 
-        ``durable`` syncs the commit to disk even on an SQLite database set to ``synchronous`` NORMAL.
+        ``durable`` syncs the commit to disk even on an SQLite database set to ``synchronous`` NORMAL;
+        ``busyTimeout`` (seconds, SQLite) waits less than the database's busy timeout for the write lock.
         """
-        return self.manager.createIfAbsent(rowData, triggerEvent, uniqueFields=uniqueFields, durable=durable)
+        return self.manager.createIfAbsent(rowData, triggerEvent, uniqueFields=uniqueFields, durable=durable,
+                                           busyTimeout=busyTimeout)
 
     def createManyIfAbsent(self, rowDataList: Sequence[Mapping[str, Any]], triggerEvent: int = 1, *,
-                           uniqueFields: Sequence[str] | None = None, durable: bool = False) -> list[Any | None]:
+                           uniqueFields: Sequence[str] | None = None, durable: bool = False,
+                           busyTimeout: float | None = None) -> list[Any | None]:
         """Insert the rows whose unique key is not stored yet, in one statement; return each one's new key or None."""
-        return self.manager.createManyIfAbsent(rowDataList, triggerEvent, uniqueFields=uniqueFields, durable=durable)
+        return self.manager.createManyIfAbsent(rowDataList, triggerEvent, uniqueFields=uniqueFields, durable=durable,
+                                               busyTimeout=busyTimeout)
 
     def updateAndReturn(self, filter: FilterArg, updateData: Mapping[str, Any], *,
                         increments: Mapping[str, int] | None = None,

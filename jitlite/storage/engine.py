@@ -32,6 +32,7 @@ __all__ = [
     "SCHEMA_TABLE",
     "SQLITE_SYNCHRONOUS",
     "SqliteSynchronous",
+    "bounded_write_engine",
     "create_pg_engine",
     "create_sqlite_engine",
     "durable_write_engine",
@@ -53,6 +54,7 @@ SQLITE_SYNCHRONOUS: tuple[SqliteSynchronous, ...] = ("NORMAL", "FULL")
 
 _WRITE_OPTION = "jitlite_write"
 _DURABLE_OPTION = "jitlite_durable"
+_BUSY_OPTION = "jitlite_busy_timeout"
 _CHECKED_IN = "jitlite_checked_in"
 _PING_AFTER_IDLE = 1.0  # seconds a pooled PostgreSQL connection may sit unused before a checkout pings it
 # pg_advisory_xact_lock key serialising ensure_schema across processes ("jitl" in ASCII).
@@ -144,10 +146,8 @@ def create_sqlite_engine(
         # SQLAlchemy's statement machinery for BEGIN would cost as much as its INSERT.
         dbapi_connection = conn.connection.dbapi_connection
         assert dbapi_connection is not None  # a connection being begun is checked out
-        # A durable transaction's commit is synced to disk whatever the engine's level; SQLite takes
-        # the level only outside a transaction, so it is set here and put back at the next begin.
-        _set_synchronous(conn.connection.info, dbapi_connection, synchronous,
-                         durable=options.get(_DURABLE_OPTION, False))
+        _prepare_sqlite(conn.connection.info, dbapi_connection, synchronous, busy_timeout,
+                        durable=options.get(_DURABLE_OPTION, False), busy=options.get(_BUSY_OPTION))
         dbapi_connection.execute("BEGIN IMMEDIATE" if options.get(_WRITE_OPTION, False) else "BEGIN")
 
     return engine
@@ -200,12 +200,23 @@ def create_pg_engine(
     return engine
 
 
-def _set_synchronous(info: dict[Any, Any], dbapi_connection: Any, configured: str, *, durable: bool) -> None:
-    """Give a SQLite connection the level its next transaction needs (outside a transaction only)."""
-    level = "FULL" if durable else configured
-    if info.get(_DURABLE_OPTION, configured) != level:
+def _prepare_sqlite(info: dict[Any, Any], dbapi_connection: Any, synchronous: str, busy_timeout: float, *,
+                    durable: bool, busy: float | None) -> None:
+    """Give a SQLite connection the synchronous level and busy timeout its next transaction needs.
+
+    A durable transaction's commit is synced to disk whatever the engine's level, and a bounded one
+    gives up on another process's write lock sooner than the engine's busy timeout. SQLite takes the
+    level only outside a transaction, so both are set before BEGIN and put back at the next one;
+    the connection's ``info`` remembers what it has, so an unchanged setting costs nothing.
+    """
+    level = "FULL" if durable else synchronous
+    if info.get(_DURABLE_OPTION, synchronous) != level:
         dbapi_connection.execute(f"PRAGMA synchronous={level}")
         info[_DURABLE_OPTION] = level
+    wait = busy_timeout if busy is None else busy
+    if info.get(_BUSY_OPTION, busy_timeout) != wait:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+        info[_BUSY_OPTION] = wait
 
 
 def write_engine(engine: Engine) -> Engine:
@@ -227,7 +238,7 @@ def write_transaction(writer: Engine) -> Iterator[Connection]:
             yield conn
         return
     mutex, timeout, _ = found
-    held = mutex.acquire(timeout=timeout)
+    held = mutex.acquire(timeout=writer.get_execution_options().get(_BUSY_OPTION) or timeout)
     try:
         with writer.begin() as conn:
             yield conn
@@ -237,25 +248,26 @@ def write_transaction(writer: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def sqlite_write_cursor(engine: Engine, *, durable: bool = False) -> Iterator[Any]:
+def sqlite_write_cursor(engine: Engine, *, durable: bool = False, busy_timeout: float | None = None) -> Iterator[Any]:
     """Yield a driver cursor inside ``BEGIN IMMEDIATE`` on an SQLite engine, or None for another engine.
 
     The lean path for one-statement writes made very often (a callback's store): the transaction,
-    the write mutex and the synchronous level are handled as ``write_transaction`` handles them,
-    without SQLAlchemy's per-transaction machinery. Commits on success, rolls back on error.
+    the write mutex, the synchronous level and the busy timeout (``busy_timeout`` seconds instead of
+    the engine's, when given) are handled as ``write_transaction`` handles them, without
+    SQLAlchemy's per-transaction machinery. Commits on success, rolls back on error.
     """
     found = _sqlite_write_locks.get(engine.pool)
     if found is None:
         yield None
         return
-    mutex, timeout, configured = found
-    held = mutex.acquire(timeout=timeout)
+    mutex, timeout, synchronous = found
+    held = mutex.acquire(timeout=timeout if busy_timeout is None else busy_timeout)
     try:
         pooled = engine.raw_connection()
         try:
             dbapi_connection = pooled.dbapi_connection
             assert dbapi_connection is not None  # checked out just now
-            _set_synchronous(pooled.info, dbapi_connection, configured, durable=durable)
+            _prepare_sqlite(pooled.info, dbapi_connection, synchronous, timeout, durable=durable, busy=busy_timeout)
             cursor = dbapi_connection.cursor()
             try:
                 cursor.execute("BEGIN IMMEDIATE")
@@ -281,6 +293,13 @@ def durable_write_engine(engine: Engine) -> Engine:
     (PostgreSQL's commits do already, with its default ``synchronous_commit``.)
     """
     return engine.execution_options(**{_WRITE_OPTION: True, _DURABLE_OPTION: True})
+
+
+def bounded_write_engine(writer: Engine, busy_timeout: float) -> Engine:
+    """Return a view of a write view whose transactions wait at most ``busy_timeout`` s for SQLite's write lock."""
+    if not busy_timeout > 0:
+        raise StorageError(f"a busy timeout is a positive number of seconds, not {busy_timeout!r}")
+    return writer.execution_options(**{_BUSY_OPTION: float(busy_timeout)})
 
 
 # --- schema creation and migration ----------------------------------------------------------------

@@ -17,7 +17,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from .engine import durable_write_engine, ensure_schema, sqlite_write_cursor, write_engine, write_transaction
+from .engine import (
+    bounded_write_engine,
+    durable_write_engine,
+    ensure_schema,
+    sqlite_write_cursor,
+    write_engine,
+    write_transaction,
+)
 from .errors import (
     AmbiguousFilterError,
     ConstraintError,
@@ -289,6 +296,7 @@ class ModelManager:
         self._pk_column = self.table.c[self.pk]
         self._writer = write_engine(engine)
         self._durable_writer = durable_write_engine(engine)
+        self._bounded_writers: dict[tuple[bool, float], Engine] = {}
         # A one-statement write needs no BEGIN and COMMIT round trips on PostgreSQL: the statement is
         # its own transaction (committed as durably, by synchronous_commit).
         self._statement_writer = (engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -376,7 +384,7 @@ class ModelManager:
 
     def createIfAbsent(
         self, rowData: Mapping[str, Any], triggerEvent: int = 1, *, uniqueFields: Sequence[str] | None = None,
-        durable: bool = False,
+        durable: bool = False, busyTimeout: float | None = None,
     ) -> Any | None:
         """Insert one row unless a row with the same unique key exists; return its new primary key, or None.
 
@@ -385,7 +393,8 @@ class ModelManager:
         row is neither read nor changed. ``uniqueFields`` names the key (default: the model's first
         unique key). Other constraint failures raise ConstraintError as ``create`` does. ``durable``
         syncs this commit to disk on SQLite even when the database's ``synchronous`` is NORMAL, for
-        a row that could not be had again after a power loss.
+        a row that could not be had again after a power loss. ``busyTimeout`` (seconds, SQLite) gives
+        up on another process's write lock sooner than the database's busy timeout.
         """
         _check_trigger(self.name, "createIfAbsent", triggerEvent)
         key = self._absent_key(uniqueFields, "createIfAbsent")
@@ -408,7 +417,7 @@ class ModelManager:
             # SQLite's insert.
             params = [value if process is None else process(value)
                       for value, process in zip(values.values(), processors, strict=True)]
-            with sqlite_write_cursor(self.engine, durable=durable) as cursor:
+            with sqlite_write_cursor(self.engine, durable=durable, busy_timeout=busyTimeout) as cursor:
                 if cursor is not None:
                     try:
                         cursor.execute(sql, params)
@@ -416,12 +425,12 @@ class ModelManager:
                     except sqlite3.IntegrityError as exc:
                         raise ConstraintError(f"{self.name}: the database refused the write: {exc}") from exc
                     return None if found is None else found[0]
-        with self._writing(durable=durable) as conn:
+        with self._writing(durable=durable, busy_timeout=busyTimeout) as conn:
             return conn.execute(statement, values).scalar()
 
     def createManyIfAbsent(
         self, rowDataList: Sequence[Mapping[str, Any]], triggerEvent: int = 1, *,
-        uniqueFields: Sequence[str] | None = None, durable: bool = False,
+        uniqueFields: Sequence[str] | None = None, durable: bool = False, busyTimeout: float | None = None,
     ) -> list[Any | None]:
         """Insert the rows whose unique key is not stored yet, in one statement; return each row's new key or None.
 
@@ -446,7 +455,7 @@ class ModelManager:
                 with self._statement_writer.connect() as conn:
                     found = conn.execute(statement, rows).all()
             else:
-                with self._writing(durable=durable) as conn:
+                with self._writing(durable=durable, busy_timeout=busyTimeout) as conn:
                     found = conn.execute(statement, rows).all()
         except sa.exc.IntegrityError as exc:
             raise ConstraintError(f"{self.name}: the database refused the write: {exc.orig}") from exc
@@ -740,10 +749,16 @@ class ModelManager:
             raise refusal from None
 
     @contextmanager
-    def _writing(self, *, durable: bool = False) -> Iterator[Connection]:
+    def _writing(self, *, durable: bool = False, busy_timeout: float | None = None) -> Iterator[Connection]:
         """Run a write transaction whose integrity errors become ConstraintError naming the model."""
+        writer = self._durable_writer if durable else self._writer
+        if busy_timeout is not None:
+            bounded = self._bounded_writers.get((durable, busy_timeout))
+            if bounded is None:
+                bounded = self._bounded_writers[(durable, busy_timeout)] = bounded_write_engine(writer, busy_timeout)
+            writer = bounded
         try:
-            with write_transaction(self._durable_writer if durable else self._writer) as conn:
+            with write_transaction(writer) as conn:
                 yield conn
         except sa.exc.IntegrityError as exc:
             raise ConstraintError(f"{self.name}: the database refused the write: {exc.orig}") from exc

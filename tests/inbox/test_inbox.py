@@ -396,3 +396,27 @@ def test_a_claim_reads_only_the_claim_fields_and_the_records_that_run_are_read_w
     assert seen_by_coalesce == [{"id", "attempts", "channel"}] * 3  # no payload read for the batch
     assert handled == ["<xml>1</xml>", "<xml>2</xml>"]
     assert [r.note for r in deliveries.query(orderList=[["id", 1]])["rowDatas"]] == ["superseded", "ran", "ran"]
+
+
+def test_a_store_blocked_by_another_processs_write_lock_gives_up_soon_and_says_deliver_again(
+        make_inbox: Callable[..., CallbackInbox], deliveries: ModelManager, engine: Engine,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+    import time
+
+    from jitlite.meta import inbox as inbox_module
+
+    monkeypatch.setattr(inbox_module, "STORE_BUSY_SECONDS", 0.3)
+    inbox = make_inbox(runner=lambda work: _Idle())
+    other = sqlite3.connect(str(engine.url.database), isolation_level=None)  # as another process would
+    try:
+        other.execute("BEGIN IMMEDIATE")  # holds SQLite's write lock
+        began = time.monotonic()
+        with pytest.raises(InboxUnavailable, match="database is locked"):
+            inbox.accept(delivery("<xml>blocked</xml>"))
+        assert time.monotonic() - began < 5  # not the database's 30 s busy timeout
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert not inbox.accept(delivery("<xml>blocked</xml>")).duplicate  # WeCom's retry is stored
+    assert deliveries.query()["totalCount"] == 1

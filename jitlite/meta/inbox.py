@@ -226,9 +226,8 @@ class CallbackInbox:
     turns a claimed record into a note for it (raising marks the record failed). ``coalesce``, given
     the records of one claimed batch, returns those a newer record of the batch makes pointless to
     run (a superseded suite ticket), each with its note; they are recorded done without running.
-    ``claim_fields`` names the fields a claim reads for the whole batch (what ``coalesce`` looks at;
-    default: every field); the records that then run are read whole, in one query, so superseded
-    ones never have their payload read or decrypted.
+    ``summary_fields`` names the fields read of a batch for ``coalesce`` (default: every field), so
+    superseded records never have their payload read or decrypted.
     ``purge`` deletes records no longer worth keeping and runs at each sweep. ``runner`` builds the
     runner from the batch work function (default: :class:`ThreadRunner` with one worker).
     ``sweep_seconds`` of 0 turns the periodic sweep off (leases are still renewed).
@@ -245,7 +244,7 @@ class CallbackInbox:
         runner: Callable[[Callable[[list[int]], None]], InboxRunner] | None = None,
         coalesce: Callable[[list[Row]], Mapping[int, str]] | None = None,
         purge: Callable[[], int] | None = None,
-        claim_fields: list[str] | None = None,
+        summary_fields: list[str] | None = None,
     ) -> None:
         if not lease_seconds > 0:
             raise ValueError(f"{name}: the lease must be a positive number of seconds, not {lease_seconds!r}")
@@ -264,7 +263,7 @@ class CallbackInbox:
         self.handle = handle
         self.coalesce = coalesce
         self.purge = purge
-        self.claim_fields = None if claim_fields is None else sorted({"id", "attempts", *claim_fields})
+        self.summary_fields = None if summary_fields is None else sorted({"id", *summary_fields})
         self.name = name
         self.lease = timedelta(seconds=lease_seconds)
         self.sweep_seconds = sweep_seconds
@@ -386,34 +385,35 @@ class CallbackInbox:
         return self.process_many([record_id], raise_errors=raise_errors) > 0
 
     def process_many(self, record_ids: list[int], *, raise_errors: bool = True) -> int:
-        """Claim the pending or lease-expired records among these ids, run them; return how many were claimed.
+        """Settle the pending or lease-expired records among these ids; return how many this call settled or ran.
 
-        One conditional update claims them all (records another worker holds or finished are left
-        out), superseded ones are recorded done without running, the rest run in id order, and the
-        outcomes are written a statement per distinct outcome. A handler's exception marks its record
-        failed; with ``raise_errors`` the first one propagates after every outcome is recorded.
+        The batch is read (``summary_fields``) and the Type's ``coalesce`` names the records a newer
+        one makes pointless to run: those go from pending straight to done, noted, never claimed.
+        One conditional update claims the rest (records another worker holds or finished are left
+        out), they run in id order, and the outcomes are written a statement per distinct outcome.
+        A handler's exception marks its record failed; with ``raise_errors`` the first one
+        propagates after every outcome is recorded.
         """
-        if not record_ids:
+        ids = sorted(set(record_ids))
+        if not ids:
             return 0
         now = clock.utc_now()
+        claimable = Q(status="pending") | self._expired_claim(now)
+        superseded = self._superseded_among(ids, claimable)
+        to_run = [record_id for record_id in ids if record_id not in superseded]
         owner = f"{self.owner}:{next(self._claim_numbers)}"
-        claimable = Q(id__in=sorted(set(record_ids))) & (Q(status="pending") | self._expired_claim(now))
         rows = self.records.updateAndReturn(
-            claimable, {"status": "processing", "leaseOwner": owner, "leaseExpiresAt": now + self.lease,
-                        "processedAt": now}, increments={"attempts": 1}, fieldList=self.claim_fields)
-        if not rows:
-            return 0
+            Q(id__in=to_run) & claimable,
+            {"status": "processing", "leaseOwner": owner, "leaseExpiresAt": now + self.lease, "processedAt": now},
+            increments={"attempts": 1}) if to_run else []
+        settled = self._settle_superseded(superseded, claimable, now)
         rows.sort(key=lambda row: row.id)
         with self._lock:
             self._held.update((row.id, owner) for row in rows)
         first_error: Exception | None = None
         try:
             outcomes: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
-            claimed = {row.id for row in rows}
-            superseded = {id_: note for id_, note in self._superseded(rows).items() if id_ in claimed}
-            for id_, why in superseded.items():
-                outcomes[("done", why, None)].append(id_)
-            for row in self._whole([row for row in rows if row.id not in superseded]):
+            for row in rows:
                 try:
                     note = self.handle(row)
                 except Exception as exc:
@@ -423,22 +423,36 @@ class CallbackInbox:
                     first_error = first_error or exc
                 else:
                     outcomes[("done", note, None)].append(row.id)
-            for (status, note, error), ids in outcomes.items():
-                self._finish(ids, owner, {"status": status, "note": note, "lastError": error})
+            for (status, note, error), done_ids in outcomes.items():
+                self._finish(done_ids, owner, {"status": status, "note": note, "lastError": error})
         finally:
             with self._lock:
                 for row in rows:
                     self._held.pop(row.id, None)
         if first_error is not None and raise_errors:
             raise first_error
-        return len(rows)
+        return len(rows) + settled
 
-    def _whole(self, rows: list[Row]) -> list[Row]:
-        """Return the claimed records that run with every field (read again if the claim read fewer)."""
-        if self.claim_fields is None or not rows:
-            return rows
-        found = self.records.query(Q(id__in=[row.id for row in rows]), orderList=[["id", 1]], size=None)["rowDatas"]
-        return list(found)
+    def _superseded_among(self, ids: list[int], claimable: Q) -> dict[int, str]:
+        """Read the batch's claimable records (summary fields only) and ask the Type which are superseded."""
+        if self.coalesce is None or len(ids) < 2:
+            return {}
+        summary = self.records.query(Q(id__in=ids) & claimable, fieldList=self.summary_fields, size=None)["rowDatas"]
+        wanted = set(ids)
+        return {record_id: why for record_id, why in self._superseded(list(summary)).items() if record_id in wanted}
+
+    def _settle_superseded(self, superseded: Mapping[int, str], claimable: Q, now: datetime) -> int:
+        """Record superseded records done (if still claimable: never one another worker holds); return how many."""
+        by_note: dict[str, list[int]] = defaultdict(list)
+        for record_id, why in superseded.items():
+            by_note[why].append(record_id)
+        settled = 0
+        for why, record_ids in by_note.items():
+            settled += self.records.updateByFilter(
+                Q(id__in=record_ids) & claimable,
+                {"status": "done", "note": why, "lastError": None, "leaseOwner": None, "leaseExpiresAt": None,
+                 "processedAt": now})
+        return settled
 
     def _superseded(self, rows: list[Row]) -> Mapping[int, str]:
         """Ask the Type which claimed records a newer one makes pointless to run; a failure runs them all."""

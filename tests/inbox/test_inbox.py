@@ -332,8 +332,9 @@ def test_a_batch_runs_only_what_nothing_newer_supersedes_and_keeps_each_failure_
         inbox.process_many(ids)  # the first handler error propagates once every outcome is recorded
     assert ran == ["<xml>bad</xml>", "<xml>ticket 2</xml>"]  # in id order; the live lease is left alone
     rows = {r.id: r for r in deliveries.query()["rowDatas"]}
+    # A superseded record goes from pending to done without a claim: it never ran (attempts 0).
     assert [(rows[i].status, rows[i].note, rows[i].attempts) for i in ids[:3]] == [
-        ("done", "superseded", 1), ("failed", None, 1), ("done", "ran", 1)]
+        ("done", "superseded", 0), ("failed", None, 1), ("done", "ran", 1)]
     assert "this one fails" in rows[ids[1]].lastError
     assert (rows[held].status, rows[held].leaseOwner, rows[held].attempts) == ("processing", "elsewhere:1", 0)
     assert inbox.process_many(ids, raise_errors=False) == 0  # nothing claimable is left
@@ -377,7 +378,7 @@ class _Idle(QueueRunner):
         super().__init__(lambda ids: None)
 
 
-def test_a_claim_reads_only_the_claim_fields_and_the_records_that_run_are_read_whole(
+def test_a_batch_is_sorted_out_on_its_summary_fields_and_the_records_that_run_are_read_whole(
         make_inbox: Callable[..., CallbackInbox], deliveries: ModelManager) -> None:
     seen_by_coalesce: list[set[str]] = []
     handled: list[str] = []
@@ -390,10 +391,10 @@ def test_a_claim_reads_only_the_claim_fields_and_the_records_that_run_are_read_w
         handled.append(row.payload)
         return "ran"
 
-    inbox = make_inbox(handle, coalesce=coalesce, claim_fields=["channel"], runner=lambda work: _Idle())
+    inbox = make_inbox(handle, coalesce=coalesce, summary_fields=["channel"], runner=lambda work: _Idle())
     ids = [inbox.accept(delivery(f"<xml>{i}</xml>")).record_id for i in range(3)]
     assert inbox.process_many(ids) == 3
-    assert seen_by_coalesce == [{"id", "attempts", "channel"}] * 3  # no payload read for the batch
+    assert seen_by_coalesce == [{"id", "channel"}] * 3  # no payload read for the batch
     assert handled == ["<xml>1</xml>", "<xml>2</xml>"]
     assert [r.note for r in deliveries.query(orderList=[["id", 1]])["rowDatas"]] == ["superseded", "ran", "ran"]
 

@@ -102,7 +102,7 @@ class QywxProxyAuthService(Service):
             lease_seconds=self._seconds_setting("callbackLeaseSeconds", DEFAULT_LEASE_SECONDS, positive=True),
             sweep_seconds=self._seconds_setting("callbackSweepSeconds", DEFAULT_SWEEP_SECONDS, positive=False),
             runner=inbox_runner(self.app, self.fullName),  # settings taskQueue: in process, or Celery
-            coalesce=self._superseded, purge=self._purge_old_tickets, claim_fields=_BATCH_FIELDS)
+            coalesce=self._superseded, purge=self._purge_old_tickets, summary_fields=_BATCH_FIELDS)
         try:
             resumed = self.inbox.resume()
         except BaseException:

@@ -33,17 +33,16 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from demo_app import DEMO_APP, ROOT
+from demo_app import demo_copy as shared_demo_copy
 from flask import Flask, request
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO_APP = ROOT / "elements"
 TOKEN = "sandboxtoken"  # the demo app's suite (its app.json defaults)
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 SUITE_ID = "tjsandboxsuite0001"
@@ -139,16 +138,9 @@ def drive_test_client(web: Flask, deliveries: list[Callback]) -> tuple[float, li
     return time.perf_counter() - started, latencies
 
 
-@contextmanager
-def demo_copy() -> Iterator[Path]:
-    """Yield a fresh copy of the demo app (its own appData)."""
-    folder = Path(tempfile.mkdtemp(prefix="jitlite-bench-callbacks-"))
-    try:
-        root = folder / "app"
-        shutil.copytree(DEMO_APP, root, ignore=shutil.ignore_patterns("appData", "jitlite.toml", "__pycache__"))
-        yield root
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def demo_copy() -> AbstractContextManager[Path]:
+    """Return a context giving a fresh copy of the demo app (its own appData)."""
+    return shared_demo_copy("jitlite-bench-callbacks-")
 
 
 def check_records(model: Any, distinct: int) -> dict[str, int]:

@@ -35,19 +35,18 @@ import cProfile
 import io
 import json
 import pstats
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+from demo_app import demo_copy as shared_demo_copy
 from flask import Flask, jsonify, request
 from flask.testing import FlaskClient
 from sqlalchemy import event
@@ -59,8 +58,6 @@ from jitlite.sandbox.inprocess import Sandbox
 from jitlite.sandbox.state import SandboxState
 from jitlite.web import create_web_app
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO_APP = ROOT / "elements"
 PROXY = "auths.QywxProxyTemp"
 SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
 DATABASE = "databases.Default"
@@ -198,16 +195,9 @@ def bare_login(web: FlaskClient, browser: httpx.Client, login_url: str, userid: 
 # -- the run -------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def demo_copy() -> Iterator[Path]:
-    """Yield a fresh copy of the demo app (its own appData)."""
-    folder = Path(tempfile.mkdtemp(prefix="jitlite-bench-logins-"))
-    try:
-        root = folder / "app"
-        shutil.copytree(DEMO_APP, root, ignore=shutil.ignore_patterns("appData", "jitlite.toml", "__pycache__"))
-        yield root
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def demo_copy() -> AbstractContextManager[Path]:
+    """Return a context giving a fresh copy of the demo app (its own appData)."""
+    return shared_demo_copy("jitlite-bench-logins-")
 
 
 def authorise(app: jitlite.App, sandbox: Sandbox) -> None:

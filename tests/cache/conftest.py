@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 import uuid
@@ -136,3 +137,32 @@ def redis_cache() -> Iterator[RedisCache]:
     yield cache
     delete_redis_namespace(cache.client, cache.namespace)
     cache.close()
+
+
+def run_two_processes(harness: Harness, monkeypatch: pytest.MonkeyPatch, worker: str, count: int) -> None:
+    """Run ``jitlite_cache_workers.<worker>`` in two spawned processes on the harness's cache; both must exit 0.
+
+    The workers start together (a barrier) and are killed if they have not finished within 45 s.
+    """
+    # Spawned children import the worker module by name, so its folder must be on sys.path, which
+    # multiprocessing passes on to them.
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    import jitlite_cache_workers as workers  # type: ignore[import-not-found]  # on sys.path just above
+
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    args = (harness.kind, harness.location, harness.cache.namespace, count, start)
+    processes = [context.Process(target=getattr(workers, worker), args=args) for _ in range(2)]
+    for process in processes:
+        process.start()
+    deadline = time.monotonic() + 45
+    try:
+        for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        assert not any(p.is_alive() for p in processes), f"{worker} processes did not finish in time"
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+                process.join()
+    assert [p.exitcode for p in processes] == [0, 0]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +13,8 @@ import jitlite
 from jitlite.cache import Cache
 from jitlite.meta import CacheElement
 from jitlite.wecom import TokenCache
+
+from .conftest import run_two_processes
 
 if TYPE_CHECKING:
     from .conftest import Harness
@@ -155,27 +155,7 @@ PROCESS_NAMES = 60
 def test_concurrent_adds_across_processes_have_exactly_one_winner(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Spawned children import the worker module by name, so its folder must be on sys.path.
-    monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    import jitlite_cache_workers as workers  # type: ignore[import-not-found]  # on sys.path just above
-
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(2)
-    args = (harness.kind, harness.location, harness.cache.namespace, PROCESS_NAMES, start)
-    processes = [context.Process(target=workers.racing_adds, args=args) for _ in range(2)]
-    for process in processes:
-        process.start()
-    deadline = time.monotonic() + 45
-    try:
-        for process in processes:
-            process.join(timeout=max(0.0, deadline - time.monotonic()))
-        assert not any(p.is_alive() for p in processes), "adding processes did not finish in time"
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.kill()
-                process.join()
-    assert [p.exitcode for p in processes] == [0, 0]
+    run_two_processes(harness, monkeypatch, "racing_adds", PROCESS_NAMES)
     assert [harness.cache.get(f"wins-{i}") for i in range(PROCESS_NAMES)] == [1] * PROCESS_NAMES
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from jitlite.cache import Cache, CacheLock, LockTimeout
+
+from .conftest import run_two_processes
 
 if TYPE_CHECKING:
     from .conftest import Harness
@@ -179,26 +179,5 @@ PROCESS_ROUNDS = 40
 
 @pytest.mark.parametrize("harness", ["sqlite", "redis"], indirect=True)
 def test_lock_excludes_other_processes(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Spawned children import the worker module by name, so its folder must be on sys.path,
-    # which multiprocessing passes on to them.
-    monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    import jitlite_cache_workers as workers  # type: ignore[import-not-found]  # on sys.path just above
-
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(2)
-    args = (harness.kind, harness.location, harness.cache.namespace, PROCESS_ROUNDS, start)
-    processes = [context.Process(target=workers.locked_increments, args=args) for _ in range(2)]
-    for process in processes:
-        process.start()
-    deadline = time.monotonic() + 45
-    try:
-        for process in processes:
-            process.join(timeout=max(0.0, deadline - time.monotonic()))
-        assert not any(p.is_alive() for p in processes), "lock workers did not finish in time"
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.kill()
-                process.join()
-    assert [p.exitcode for p in processes] == [0, 0]
+    run_two_processes(harness, monkeypatch, "locked_increments", PROCESS_ROUNDS)
     assert harness.cache.get("counter") == 2 * PROCESS_ROUNDS

@@ -16,8 +16,8 @@ class SqliteDatabase(Database):
     """An SQLite file under the app folder (``path``, or JitAi's ``dbConfig.database``), or what ``url`` names.
 
     The file is created 0600 in a folder created 0700. ``synchronous`` (NORMAL or FULL) is passed
-    to SQLite: with NORMAL the last commits can be lost on power loss; set FULL where an answer
-    depends on a commit, as for the WeCom callbacks stored in ``databases.Default``.
+    to SQLite: with NORMAL the last commits can be lost on power loss, except durable writes (the
+    callback inbox asks for one for every callback that could not be had again); FULL syncs every commit.
     """
 
     config: Config

@@ -39,9 +39,9 @@ class Config(ConfigModel):
     synchronous: Annotated[Literal["NORMAL", "FULL"], BeforeValidator(_upper)] = Field(
         "NORMAL",
         description="SQLite's PRAGMA synchronous (WAL mode). NORMAL: never corrupts the file and survives a "
-        "process crash, but power loss or an OS crash can lose the last commits. FULL: every commit is "
-        "synced and survives power loss; a database that stores WeCom callbacks needs FULL, because a "
-        "callback answered 'success' is never delivered again",
+        "process crash, but power loss or an OS crash can lose the last commits (writes that ask to be durable, "
+        "such as WeCom authorisation callbacks, are synced all the same). FULL: every commit is synced and "
+        "survives power loss",
     )
     dbType: Literal["sqlite"] | None = Field(None, description='JitAi\'s database kind: "sqlite" for this Type')
     dbAlias: str | None = Field(None, description="JitAi's alias of the database (kept, not used)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,3 +100,18 @@ def open_demo(tmp_path: Path, sandbox: Sandbox) -> Iterator[Callable[[], jitlite
     yield open_app
     for app in reversed(opened):
         app.close()
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """Run with the common umask 022, under which files are created world-readable by default."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def file_mode(path: Path) -> int:
+    """Return a file's permission bits."""
+    return stat.S_IMODE(path.stat().st_mode)

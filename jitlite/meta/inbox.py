@@ -4,8 +4,9 @@
 
     accept  → store the record (deduplicated by payload hash) in one short transaction — only then may
               the sender get "success" → schedule its id on the runner
-    process → claim what is queued, in one statement, with a lease (owner + expiry) → drop records a
-              newer one in the batch supersedes → run the Type's handler on each → record done or failed
+    process → read what is queued → record done, unclaimed, what a newer record of the batch
+              supersedes → claim the rest in one statement, with a lease (owner + expiry) → run the
+              Type's handler on each → record done or failed
     sweep   → renew the leases this process holds; re-schedule records whose lease expired (their
               worker died) and pending records nobody picked up; runs at start-up and periodically
     retry   → run a failed, pending or lease-expired record again, now (``retryCallBack``)
@@ -407,7 +408,16 @@ class CallbackInbox:
             {"status": "processing", "leaseOwner": owner, "leaseExpiresAt": now + self.lease, "processedAt": now},
             increments={"attempts": 1}) if to_run else []
         settled = self._settle_superseded(superseded, claimable, now)
-        rows.sort(key=lambda row: row.id)
+        first_error = self._run_claimed(sorted(rows, key=lambda row: row.id), owner)
+        if first_error is not None and raise_errors:
+            raise first_error
+        return len(rows) + settled
+
+    def _run_claimed(self, rows: list[Row], owner: str) -> Exception | None:
+        """Run records this claim holds, in order; record their outcomes (a statement per distinct one).
+
+        A handler's exception marks its record failed; the first one is returned, not raised.
+        """
         with self._lock:
             self._held.update((row.id, owner) for row in rows)
         first_error: Exception | None = None
@@ -429,17 +439,24 @@ class CallbackInbox:
             with self._lock:
                 for row in rows:
                     self._held.pop(row.id, None)
-        if first_error is not None and raise_errors:
-            raise first_error
-        return len(rows) + settled
+        return first_error
 
     def _superseded_among(self, ids: list[int], claimable: Q) -> dict[int, str]:
-        """Read the batch's claimable records (summary fields only) and ask the Type which are superseded."""
+        """Ask the Type which of the batch's claimable records a newer one makes pointless to run.
+
+        Only the summary fields are read. A failing ``coalesce`` runs them all.
+        """
         if self.coalesce is None or len(ids) < 2:
             return {}
         summary = self.records.query(Q(id__in=ids) & claimable, fieldList=self.summary_fields, size=None)["rowDatas"]
+        try:
+            found = self.coalesce(list(summary))
+        except Exception as exc:
+            log.warning("%s: could not coalesce a batch of %d records (%s); running each", self.name, len(summary),
+                        _first_line(exc))
+            return {}
         wanted = set(ids)
-        return {record_id: why for record_id, why in self._superseded(list(summary)).items() if record_id in wanted}
+        return {record_id: why for record_id, why in found.items() if record_id in wanted}
 
     def _settle_superseded(self, superseded: Mapping[int, str], claimable: Q, now: datetime) -> int:
         """Record superseded records done (if still claimable: never one another worker holds); return how many."""
@@ -453,17 +470,6 @@ class CallbackInbox:
                 {"status": "done", "note": why, "lastError": None, "leaseOwner": None, "leaseExpiresAt": None,
                  "processedAt": now})
         return settled
-
-    def _superseded(self, rows: list[Row]) -> Mapping[int, str]:
-        """Ask the Type which claimed records a newer one makes pointless to run; a failure runs them all."""
-        if self.coalesce is None or len(rows) < 2:
-            return {}
-        try:
-            return self.coalesce(rows)
-        except Exception as exc:
-            log.warning("%s: could not coalesce a batch of %d records (%s); running each", self.name, len(rows),
-                        _first_line(exc))
-            return {}
 
     def retry(self, record_id: int) -> Row:
         """Run a failed, pending or lease-expired record again in this thread; return it as it ends.
@@ -515,22 +521,9 @@ class CallbackInbox:
              "leaseExpiresAt": now + self.lease, "processedAt": now})
         if not claimed:
             return False
-        with self._lock:
-            self._held[row.id] = owner
-        try:
-            try:
-                note = self.handle(row)
-            except Exception as exc:
-                text = redact(f"{type(exc).__name__}: {exc}")[:_ERROR_TEXT_LIMIT]
-                self._finish([row.id], owner, {"status": "failed", "lastError": text})
-                log.warning("%s: record %s (%s) failed: %s", self.name, row.id, row.get("infoType", "?"), text)
-                if raise_errors:
-                    raise
-                return True
-            self._finish([row.id], owner, {"status": "done", "note": note, "lastError": None})
-        finally:
-            with self._lock:
-                self._held.pop(row.id, None)
+        error = self._run_claimed([row], owner)
+        if error is not None and raise_errors:
+            raise error
         return True
 
     def _finish(self, record_ids: list[int], owner: str, outcome: dict[str, Any]) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,20 +10,9 @@ import pytest
 import jitlite
 
 from ..conftest import PROXY_CONFIG
+from ..conftest import file_mode as mode
 
-
-@pytest.fixture(autouse=True)
-def loose_umask() -> Iterator[None]:
-    """Run with the common umask 022, under which files are created world-readable by default."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
+pytestmark = pytest.mark.usefixtures("loose_umask")
 
 
 def data_app(make_app: Callable[..., Path], **database: str) -> Path:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import stat
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,8 @@ from sqlalchemy.engine import Engine
 
 import jitlite.storage as storage
 from jitlite.storage import StorageError, create_pg_engine, create_sqlite_engine, write_engine
+
+from ..conftest import file_mode as mode
 
 
 def test_sqlite_engine_settings(tmp_path: Path) -> None:
@@ -103,18 +102,6 @@ def test_all_lists_every_public_name() -> None:
         assert getattr(storage, name) is not None
 
 
-@pytest.fixture
-def loose_umask() -> Iterator[None]:
-    """Run with the common umask 022, under which files are created world-readable by default."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_sqlite_files_are_created_private(tmp_path: Path, loose_umask: None) -> None:

@@ -438,8 +438,6 @@ def _stamp_time(stamp: str | None) -> datetime | None:
 
 
 def _event_time(fields: dict[str, str]) -> float:
-    """Return the event's TimeStamp, or now on the app's clock when it has none."""
-    try:
-        return float(fields.get("TimeStamp") or clock.now())
-    except ValueError:
-        return clock.now()
+    """Return the event's TimeStamp, or now on the app's clock when it has none (or a bad one)."""
+    stamp = _stamp_time(fields.get("TimeStamp"))
+    return clock.now() if stamp is None else stamp.timestamp()

@@ -63,6 +63,15 @@ class GroupInsert:
 
         Raises what storing it raised, or TimeoutError if no commit answered within ``wait_seconds``.
         """
+        with self._lock:
+            alone = not self._leading and not self._waiting
+            if alone:
+                self._leading = True
+        if alone:  # no company to wait for: store it at once, with nothing to hand out
+            try:
+                return self.records.createIfAbsent(values, durable=durable, **self._options)
+            finally:
+                self._hand_over()
         slot = _Slot(values, durable)
         with self._lock:
             self._waiting.append(slot)
@@ -88,13 +97,17 @@ class GroupInsert:
                 del self._waiting[:self.max_rows]
             self._store(batch)
         finally:
-            with self._lock:
-                if self._waiting:
-                    successor = self._waiting[0]
-                    successor.lead = True
-                    successor.ready.set()
-                else:
-                    self._leading = False
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Make the first row waiting the next leader, or leave the lead free."""
+        with self._lock:
+            if self._waiting:
+                successor = self._waiting[0]
+                successor.lead = True
+                successor.ready.set()
+            else:
+                self._leading = False
 
     def _store(self, batch: list[_Slot]) -> None:
         """Store a batch in one statement; if that fails, each row on its own, so that only a bad row fails."""

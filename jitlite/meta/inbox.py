@@ -102,9 +102,9 @@ class LeaseHeld(JitliteError):
 
 @dataclass(frozen=True)
 class Accepted:
-    """What ``accept`` did: the record's id, and whether it was already stored (a redelivery)."""
+    """What ``accept`` did: the new record's id, or None with ``duplicate`` for a redelivery of a stored payload."""
 
-    record_id: int
+    record_id: int | None
     duplicate: bool
 
 
@@ -320,34 +320,15 @@ class CallbackInbox:
         except Exception as exc:
             raise InboxUnavailable(f"{self.name}: cannot store the callback ({_first_line(exc)})") from exc
         if record_id is None:
-            scope = {k: v for k, v in values.items() if k == "payloadHash" or k in self._unique_scope()}
-            existing = self._get_or_unavailable(Q(**scope))
-            if existing is None:  # stored a moment ago and already purged: it was processed
-                raise InboxUnavailable(f"{self.name}: the callback record vanished as it was redelivered; "
-                                       "deliver it again")
-            return Accepted(existing.id, duplicate=True)
+            # The unique key met a stored record: acknowledged without reading it (a redelivery costs
+            # one statement that writes nothing).
+            return Accepted(None, duplicate=True)
         try:
             self.schedule(record_id)
         except Exception as exc:  # stored all the same: a sweep or the next start runs it
             log.warning("%s: record %s is stored but could not be scheduled (%s); a sweep will run it",
                         self.name, record_id, _first_line(exc))
         return Accepted(record_id, duplicate=False)
-
-    def _unique_scope(self) -> set[str]:
-        table = getattr(getattr(self.records, "manager", self.records), "model", None)
-        keys: set[str] = set()
-        for unique in getattr(table, "__unique__", ()):
-            names = (unique,) if isinstance(unique, str) else tuple(unique)
-            if "payloadHash" in names:
-                keys.update(names)
-        return keys
-
-    def _get_or_unavailable(self, where: Q) -> Row | None:
-        try:
-            row: Row | None = self.records.get(where)
-        except Exception as exc:
-            raise InboxUnavailable(f"{self.name}: cannot read the callback records ({_first_line(exc)})") from exc
-        return row
 
     # -- scheduling and processing -------------------------------------------------------------
 

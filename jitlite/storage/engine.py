@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -48,6 +49,9 @@ log = logging.getLogger("jitlite.storage")
 # one process queue on it instead of on SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between
 # retries, so a callback's insert that meets a worker's short write would otherwise lose milliseconds.
 _sqlite_write_locks: weakref.WeakKeyDictionary[Pool, tuple[threading.RLock, float, str]] = weakref.WeakKeyDictionary()
+
+# The connection each SQLite database's lean write path keeps (see _lean_writer) and its settings.
+_lean_writers: weakref.WeakKeyDictionary[Pool, tuple[Any, dict[Any, Any]]] = weakref.WeakKeyDictionary()
 
 SqliteSynchronous = Literal["NORMAL", "FULL"]
 SQLITE_SYNCHRONOUS: tuple[SqliteSynchronous, ...] = ("NORMAL", "FULL")
@@ -138,6 +142,17 @@ def create_sqlite_engine(
             cursor.close()
 
     _sqlite_write_locks[engine.pool] = (threading.RLock(), busy_timeout, synchronous)
+
+    current = [engine.pool]
+
+    @sa.event.listens_for(engine, "engine_disposed")
+    def _on_dispose(disposed: Engine) -> None:
+        # dispose() replaces the pool: the old one's lean writer is closed, its write mutex carried over.
+        old, current[0] = current[0], disposed.pool
+        _close_lean_writer(old)
+        found = _sqlite_write_locks.pop(old, None)
+        if found is not None:
+            _sqlite_write_locks[disposed.pool] = found
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -262,12 +277,19 @@ def sqlite_write_cursor(engine: Engine, *, durable: bool = False, busy_timeout: 
         return
     mutex, timeout, synchronous = found
     held = mutex.acquire(timeout=timeout if busy_timeout is None else busy_timeout)
+    pooled = None
     try:
-        pooled = engine.raw_connection()
+        # Holding the mutex, this process's one lean writer is free: no pool checkout and check-in
+        # (with its reset) per write. Without it (the mutex timed out), a pooled connection.
+        lean = _lean_writer(engine) if held else None
+        if lean is None:
+            pooled = engine.raw_connection()
+            dbapi_connection: Any = pooled.dbapi_connection
+            info = pooled.info
+        else:
+            dbapi_connection, info = lean
         try:
-            dbapi_connection = pooled.dbapi_connection
-            assert dbapi_connection is not None  # checked out just now
-            _prepare_sqlite(pooled.info, dbapi_connection, synchronous, timeout, durable=durable, busy=busy_timeout)
+            _prepare_sqlite(info, dbapi_connection, synchronous, timeout, durable=durable, busy=busy_timeout)
             cursor = dbapi_connection.cursor()
             try:
                 cursor.execute("BEGIN IMMEDIATE")
@@ -280,11 +302,39 @@ def sqlite_write_cursor(engine: Engine, *, durable: bool = False, busy_timeout: 
                 dbapi_connection.execute("COMMIT")
             finally:
                 cursor.close()
-        finally:
-            pooled.close()  # back to the pool
+        except sqlite3.Error:
+            if lean is not None:  # a connection that failed is not kept: the next write opens another
+                _close_lean_writer(engine.pool)
+            raise
     finally:
+        if pooled is not None:
+            pooled.close()  # back to the pool
         if held:
             mutex.release()
+
+
+def _lean_writer(engine: Engine) -> tuple[Any, dict[Any, Any]] | None:
+    """Return the connection (and its settings) ``sqlite_write_cursor`` keeps; None on a shared in-memory database.
+
+    Only the holder of the database's write mutex uses it, so one per database serves every thread.
+    It is taken from the pool once and detached from it; ``dispose`` closes it.
+    """
+    pool = engine.pool
+    if isinstance(pool, StaticPool):  # one connection shared by every checkout: nothing to keep apart
+        return None
+    writer = _lean_writers.get(pool)
+    if writer is None:
+        pooled = engine.raw_connection()
+        pooled.detach()  # ours now: the pool forgets it and opens another when it needs one
+        writer = _lean_writers[pool] = (pooled.dbapi_connection, {})
+    return writer
+
+
+def _close_lean_writer(pool: Pool) -> None:
+    writer = _lean_writers.pop(pool, None)
+    if writer is not None:
+        with suppress(sqlite3.Error):  # closing a broken connection: nothing more to do with it
+            writer[0].close()
 
 
 def durable_write_engine(engine: Engine) -> Engine:

@@ -403,7 +403,7 @@ class ModelManager:
         plan = self._absent_inserts.get((key, columns))
         if plan is None:
             plan = self._absent_inserts[(key, columns)] = self._absent_plan(key, columns)
-        statement, sql, processors = plan
+        statement, sql, binds = plan
         if self._statement_writer is not None:
             try:
                 with self._statement_writer.connect() as conn:
@@ -415,8 +415,7 @@ class ModelManager:
             # the driver's cursor run in a transaction of its own. This is the store of every
             # acknowledged callback; SQLAlchemy's per-transaction machinery would cost more than
             # SQLite's insert.
-            params = [value if process is None else process(value)
-                      for value, process in zip(values.values(), processors, strict=True)]
+            params = [values[name] if process is None else process(values[name]) for name, process in binds]
             with sqlite_write_cursor(self.engine, durable=durable, busy_timeout=busyTimeout) as cursor:
                 if cursor is not None:
                     try:
@@ -481,8 +480,11 @@ class ModelManager:
 
     def _absent_plan(
         self, key: tuple[str, ...], columns: tuple[str, ...]
-    ) -> tuple[Any, str | None, list[Any]]:
-        """Return createIfAbsent's statement for these columns and, on SQLite, its SQL and bind processors."""
+    ) -> tuple[Any, str | None, list[tuple[str, Any]]]:
+        """Return createIfAbsent's statement for these columns and, on SQLite, its SQL and its parameters.
+
+        The parameters are (column, bind processor) pairs in the order the SQL takes them.
+        """
         dialect = self.engine.dialect
         insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
         statement = (insert(self.table).on_conflict_do_nothing(index_elements=list(key))
@@ -490,10 +492,11 @@ class ModelManager:
         if dialect.name != "sqlite":
             return statement, None, []
         compiled = statement.compile(dialect=dialect, column_keys=list(columns))
-        if tuple(compiled.positiontup or ()) != columns:
-            return statement, None, []  # parameters in another order than the values: let SQLAlchemy bind them
-        processors = [self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
-        return statement, str(compiled), processors
+        order = tuple(compiled.positiontup or ())
+        if sorted(order) != sorted(columns):
+            return statement, None, []  # parameters other than the values: let SQLAlchemy bind them
+        binds = [(name, self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in order]
+        return statement, str(compiled), binds
 
     def updateAndReturn(
         self,

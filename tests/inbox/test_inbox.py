@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from jitlite.meta.inbox import (
     RECORD_FIELDS,
+    Accepted,
     CallbackInbox,
     InboxUnavailable,
     LeaseHeld,
@@ -97,14 +98,21 @@ def delivery(payload: str, channel: str = "a") -> dict[str, Any]:
     return {"channel": channel, "payload": payload, "payloadHash": CallbackInbox.payload_hash(payload)}
 
 
+def stored_id(accepted: Accepted) -> int:
+    """Return the id of the record a first delivery stored."""
+    assert accepted.record_id is not None and not accepted.duplicate
+    return accepted.record_id
+
+
 def test_accept_stores_once_per_payload_and_runs_it(make_inbox: Callable[..., CallbackInbox],
                                                     deliveries: ModelManager) -> None:
     inbox = make_inbox()
     first = inbox.accept(delivery("<xml>1</xml>"))
     again = inbox.accept(delivery("<xml>1</xml>"))
     other_scope = inbox.accept(delivery("<xml>1</xml>", channel="b"))
-    assert (again.record_id, again.duplicate, first.duplicate) == (first.record_id, True, False)
-    assert other_scope.record_id != first.record_id and not other_scope.duplicate
+    # A redelivery is acknowledged on the unique key alone: nothing is read, stored or scheduled again.
+    assert (again.record_id, again.duplicate, first.duplicate) == (None, True, False)
+    assert other_scope.record_id not in (None, first.record_id) and not other_scope.duplicate
     assert inbox.stored(first_hash := CallbackInbox.payload_hash("<xml>1</xml>"), channel="a")
     assert not inbox.stored(first_hash, channel="c")
     assert inbox.wait_idle(10)
@@ -135,14 +143,14 @@ def test_the_runner_is_a_seam_that_carries_only_record_ids(make_inbox: Callable[
         return runners[-1]
 
     inbox = make_inbox(runner=queue)
-    accepted = inbox.accept(delivery("<xml>queued</xml>"))
+    record_id = stored_id(inbox.accept(delivery("<xml>queued</xml>")))
     [runner] = runners
-    assert runner.submitted == [accepted.record_id]
-    assert record(deliveries, accepted.record_id).status == "pending"
-    runner.work([accepted.record_id])  # a worker elsewhere runs the task with nothing but the id
-    assert record(deliveries, accepted.record_id).status == "done"
-    runner.work([accepted.record_id])  # a duplicate task is a no-op
-    assert record(deliveries, accepted.record_id).attempts == 1
+    assert runner.submitted == [record_id]
+    assert record(deliveries, record_id).status == "pending"
+    runner.work([record_id])  # a worker elsewhere runs the task with nothing but the id
+    assert record(deliveries, record_id).status == "done"
+    runner.work([record_id])  # a duplicate task is a no-op
+    assert record(deliveries, record_id).attempts == 1
 
 
 def test_resume_schedules_every_record_left_behind_in_pages(make_inbox: Callable[..., CallbackInbox],
@@ -184,15 +192,15 @@ def test_a_failed_handler_is_recorded_redacted_and_retried(make_inbox: Callable[
         return outcome
 
     inbox = make_inbox(flaky)
-    accepted = inbox.accept(delivery("<xml>flaky</xml>"))
+    record_id = stored_id(inbox.accept(delivery("<xml>flaky</xml>")))
     assert inbox.wait_idle(10)
-    row = record(deliveries, accepted.record_id)
+    row = record(deliveries, record_id)
     assert (row.status, row.attempts) == ("failed", 1)
     assert "RuntimeError" in row.lastError and "abc123def456" not in row.lastError
-    done = inbox.retry(accepted.record_id)
+    done = inbox.retry(record_id)
     assert (done.status, done.attempts, done.note, done.lastError) == ("done", 2, "second time lucky", None)
     with pytest.raises(ValueError, match="is done"):
-        inbox.retry(accepted.record_id)
+        inbox.retry(record_id)
     with pytest.raises(LookupError):
         inbox.retry(999_999)
 
@@ -208,7 +216,7 @@ def test_only_one_of_many_concurrent_claims_runs_a_record(make_inbox: Callable[.
         return "ok"
 
     inboxes = [make_inbox(count, runner=QueueRunner) for _ in range(4)]
-    record_id = inboxes[0].accept(delivery("<xml>contended</xml>")).record_id
+    record_id = stored_id(inboxes[0].accept(delivery("<xml>contended</xml>")))
     barrier = threading.Barrier(8)
 
     def claim(inbox: CallbackInbox) -> None:
@@ -235,7 +243,7 @@ def test_a_claim_that_outlived_its_lease_does_not_overwrite_the_new_owners_outco
         return "stale outcome"
 
     slow = make_inbox(stalled, lease_seconds=60)
-    record_id = slow.accept(delivery("<xml>stall</xml>")).record_id
+    record_id = stored_id(slow.accept(delivery("<xml>stall</xml>")))
     assert entered.wait(10)
     with slow._lock:
         slow._held.clear()  # stop renewing, as a worker frozen by the OS would
@@ -298,9 +306,9 @@ def test_records_queued_while_the_worker_is_busy_are_claimed_and_run_as_one_batc
         return ThreadRunner(record_batches, name="test-inbox", batch_size=3)
 
     inbox = make_inbox(handle, runner=runner)
-    first = inbox.accept(delivery("<xml>first</xml>")).record_id
+    first = stored_id(inbox.accept(delivery("<xml>first</xml>")))
     assert busy.wait(10)
-    queued = [inbox.accept(delivery(f"<xml>{i}</xml>")).record_id for i in range(5)]
+    queued = [stored_id(inbox.accept(delivery(f"<xml>{i}</xml>"))) for i in range(5)]
     release.set()
     assert inbox.wait_idle(10)
     assert batches == [[first], queued[:3], queued[3:]]  # at most batch_size records a claim
@@ -323,7 +331,7 @@ def test_a_batch_runs_only_what_nothing_newer_supersedes_and_keeps_each_failure_
         return {row.id: "superseded" for row in tickets[:-1]}
 
     inbox = make_inbox(handle, coalesce=coalesce, runner=lambda work: _Idle())
-    ids = [inbox.accept(delivery(p)).record_id
+    ids = [stored_id(inbox.accept(delivery(p)))
            for p in ("<xml>ticket 1</xml>", "<xml>bad</xml>", "<xml>ticket 2</xml>", "<xml>other</xml>")]
     held = ids[3]
     deliveries.updateByFilter(f"Q(id={held})", {"status": "processing", "leaseOwner": "elsewhere:1",
@@ -346,7 +354,7 @@ def test_a_coalesce_hook_that_fails_runs_every_record(make_inbox: Callable[..., 
         raise ValueError("cannot read a payload")
 
     inbox = make_inbox(coalesce=coalesce, runner=lambda work: _Idle())
-    ids = [inbox.accept(delivery(f"<xml>{i}</xml>")).record_id for i in range(3)]
+    ids = [stored_id(inbox.accept(delivery(f"<xml>{i}</xml>"))) for i in range(3)]
     assert inbox.process_many(ids) == 3
     assert [r.note for r in deliveries.query(orderList=[["id", 1]])["rowDatas"]] == [
         f"handled <xml>{i}</xml>" for i in range(3)]
@@ -392,7 +400,7 @@ def test_a_batch_is_sorted_out_on_its_summary_fields_and_the_records_that_run_ar
         return "ran"
 
     inbox = make_inbox(handle, coalesce=coalesce, summary_fields=["channel"], runner=lambda work: _Idle())
-    ids = [inbox.accept(delivery(f"<xml>{i}</xml>")).record_id for i in range(3)]
+    ids = [stored_id(inbox.accept(delivery(f"<xml>{i}</xml>"))) for i in range(3)]
     assert inbox.process_many(ids) == 3
     assert seen_by_coalesce == [{"id", "channel"}] * 3  # no payload read for the batch
     assert handled == ["<xml>1</xml>", "<xml>2</xml>"]

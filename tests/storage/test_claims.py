@@ -146,6 +146,35 @@ def test_a_durable_create_is_synced_to_disk_on_sqlite_and_the_next_write_is_not(
     engine.dispose()
 
 
+def test_a_sqlite_writer_whose_connection_broke_is_replaced_and_dispose_keeps_writes_working(tmp_path: Path) -> None:
+    from jitlite.storage import create_sqlite_engine
+
+    engine = create_sqlite_engine(tmp_path / "lean.sqlite3")
+    opened: list[Any] = []
+
+    @sa_event.listens_for(engine, "connect")
+    def remember(dbapi_connection: Any, _record: Any) -> None:
+        opened.append(dbapi_connection)
+
+    jobs = Job.bind(engine, SecretBox(SecretBox.generate_key()))
+    jobs.createIfAbsent(job("a"))
+    writer = opened[-1]  # the connection callback stores are written on
+    writer.close()  # as if the file had gone away under it
+    with pytest.raises(Exception, match="closed"):
+        jobs.createIfAbsent(job("lost"))  # this write fails (the sender is told to retry) ...
+    assert jobs.createIfAbsent(job("b")) is not None  # ... and the next one has a new connection
+    engine.dispose()  # an app closing its databases and opening them again
+    assert jobs.createIfAbsent(job("c")) is not None
+    assert sorted(row.key for row in jobs.query(size=None)["rowDatas"]) == ["a", "b", "c"]
+    engine.dispose()
+
+
+def test_create_if_absent_binds_values_given_in_any_order(jobs: ModelManager) -> None:
+    new = jobs.createIfAbsent({"status": "pending", "body": "secret z", "key": "z", "queue": "q"})
+    [row] = jobs.query(Q(key="z"))["rowDatas"]
+    assert (row.id, row.queue, row.body, row.status) == (new, "q", "secret z", "pending")
+
+
 def test_create_many_if_absent_inserts_new_keys_once_and_answers_in_order(jobs: ModelManager) -> None:
     stored = jobs.createIfAbsent(job("old"))
     answer = jobs.createManyIfAbsent([job("a"), job("old"), job("b"), job("a", status="again")])

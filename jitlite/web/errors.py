@@ -163,7 +163,8 @@ def json_failure(failure: Failure) -> Response:
 
 
 def _stamp(response: Response) -> Response:
-    response.headers.setdefault(REQUEST_ID_HEADER, request_id())
+    if REQUEST_ID_HEADER not in response.headers:  # a blueprint's hook and its app's both stamp: once is enough
+        response.headers[REQUEST_ID_HEADER] = request_id()
     return response
 
 

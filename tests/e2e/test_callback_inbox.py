@@ -33,6 +33,7 @@ from jitlite.wecom.context import WeComContext
 
 from ..callbacks import SUITE_ID, pusher, suite_ticket
 from ..conftest import DEMO_APP
+from ..waiting import wait_for
 from .conftest import PROXY, SERVICE
 
 CALLBACK_TABLE = "jit_qywx_proxy_callback"
@@ -45,14 +46,6 @@ def answer(response: Any) -> tuple[int, str]:
 def records(app: jitlite.App) -> list[Any]:
     model = app.getElement("auths.loginTypes.QywxProxyType.QywxProxyCallbackModel")
     return list(model.query(orderList=[["id", 1]], size=100)["rowDatas"])
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from jitlite.sandbox.defaults import (
 )
 from jitlite.sandbox.testing import RecordingReceiver, Sandbox
 
+from ..waiting import wait_for
+
 ApiT = Any
 Decrypt = Callable[..., dict[str, Any]]
 Outer = Callable[..., dict[str, Any]]
@@ -37,13 +39,6 @@ def receiver(sandbox: Sandbox) -> RecordingReceiver:
     sandbox.route_pushes_to(recorder)
     sandbox.state.update_suite(DEFAULT_SUITE_ID, callback_url=SUITE_URL)
     return recorder
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_suite_ticket_push_is_what_wecom_sends(sandbox: Sandbox, api: ApiT, receiver: RecordingReceiver,
@@ -250,7 +245,7 @@ def test_ticket_thread_pushes_on_start_and_periodically_then_stops(sandbox: Sand
     state = sandbox.state
     state.start_ticket_thread(interval=0.05)
     assert state.ticket_thread_running
-    _wait_for(lambda: len(receiver.received) >= 3)
+    wait_for(lambda: len(receiver.received) >= 3, 3.0, "three pushes", every=0.01)
     thread = state._ticket_thread
     state.stop_ticket_thread()
     assert not state.ticket_thread_running and thread is not None and not thread.alive
@@ -268,7 +263,7 @@ def test_close_stops_the_ticket_thread_even_while_a_push_waits_to_retry(sandbox:
     sandbox.route_pushes_to(receiver)
     sandbox.state.update_suite(DEFAULT_SUITE_ID, callback_url=SUITE_URL)
     sandbox.state.start_ticket_thread(interval=60)
-    _wait_for(lambda: len(receiver.received) == 1)
+    wait_for(lambda: len(receiver.received) == 1, 3.0, "one push", every=0.01)
     started = time.monotonic()
     sandbox.state.close()
     assert time.monotonic() - started < 2

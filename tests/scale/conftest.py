@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +51,6 @@ def need_celery() -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("CI=true but celery/gunicorn are not installed (pip install -e '.[dev]')", pytrace=False)
         pytest.skip("celery or gunicorn is not installed")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll condition every 50 ms; fail naming what was awaited."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from jitlite.tasks import SYNC_CORP, reconcile, sync_corp
 from jitlite.tasks.runner import PROCESS_CALLBACK, CeleryRunner, producer
 
 from ..callbacks import suite_ticket
-from .conftest import CALLBACKS, SERVICE, wait_for
+from ..waiting import wait_for
+from .conftest import CALLBACKS, SERVICE
 
 BLOCKING_SERVICE = '''
 """The official proxy service, with a suite_ticket handler that blocks while appData/block exists."""

@@ -23,7 +23,8 @@ from jitlite.wecom.tokens import TokenManager
 
 from ..callbacks import suite_ticket
 from ..conftest import DEMO_APP
-from .conftest import CALLBACKS, SERVICE, local_topology, need, need_celery, wait_for
+from ..waiting import wait_for
+from .conftest import CALLBACKS, SERVICE, local_topology, need, need_celery
 from .faults import CuttableProxy, PrivateRedis
 
 FAST = {"callbackLeaseSeconds": 2.0, "callbackSweepSeconds": 0.5}

@@ -29,7 +29,8 @@ from jitlite.sandbox.server import SandboxServer
 from jitlite.wecom.errors import WeComError
 from jitlite.wecom.tokens import Credential, TokenManager
 
-from .conftest import local_topology, need, need_celery, wait_for
+from ..waiting import wait_for
+from .conftest import local_topology, need, need_celery
 
 FETCH_SECONDS = 0.03  # what one gettoken costs here
 THREADS = 64

@@ -17,7 +17,8 @@ from jitlite.runtime.settings import KNOWN_SETTINGS
 from jitlite.tasks.config import broker_url, queue_of, reconcile_seconds
 
 from ..conftest import DEMO_APP
-from .conftest import SERVICE, wait_for
+from ..waiting import wait_for
+from .conftest import SERVICE
 
 
 def test_the_queue_settings_are_registered_and_checked() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..runtime import clock as runtime_clock
 from ..runtime.privatefiles import private_file
+from ..runtime.sqlite_tx import immediate_transaction
 from .base import Cache, add_int64, check_ttl, decode_value
 
 __all__ = ["SqliteCache"]
@@ -120,15 +121,8 @@ class SqliteCache(Cache):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """Run the block in an IMMEDIATE transaction: the write lock is taken before any read."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(self._conn()) as conn:
             yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def _maybe_purge(self, now: float) -> None:
         """Delete expired rows of all namespaces if the purge interval has passed."""

@@ -23,6 +23,7 @@ from sqlalchemy.schema import CreateColumn, ExecutableDDLElement
 from sqlalchemy.sql.compiler import DDLCompiler
 
 from ..runtime.privatefiles import loose_mode, private_file
+from ..runtime.sqlite_tx import immediate_transaction
 from .errors import SchemaError, StorageError
 from .fields import Stext, UtcDateTime
 
@@ -143,12 +144,13 @@ def create_sqlite_engine(
 
     _sqlite_write_locks[engine.pool] = (threading.RLock(), busy_timeout, synchronous)
 
-    current = [engine.pool]
+    pool = engine.pool
 
     @sa.event.listens_for(engine, "engine_disposed")
     def _on_dispose(disposed: Engine) -> None:
         # dispose() replaces the pool: the old one's lean writer is closed, its write mutex carried over.
-        old, current[0] = current[0], disposed.pool
+        nonlocal pool
+        old, pool = pool, disposed.pool
         _close_lean_writer(old)
         found = _sqlite_write_locks.pop(old, None)
         if found is not None:
@@ -292,14 +294,8 @@ def sqlite_write_cursor(engine: Engine, *, durable: bool = False, busy_timeout: 
             _prepare_sqlite(info, dbapi_connection, synchronous, timeout, durable=durable, busy=busy_timeout)
             cursor = dbapi_connection.cursor()
             try:
-                cursor.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate_transaction(dbapi_connection):
                     yield cursor
-                except BaseException:
-                    if dbapi_connection.in_transaction:
-                        dbapi_connection.execute("ROLLBACK")
-                    raise
-                dbapi_connection.execute("COMMIT")
             finally:
                 cursor.close()
         except sqlite3.Error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import operator
@@ -106,6 +107,22 @@ class Row(Mapping[str, Any]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Row, (self._model, self._data, self._secrets))
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_class(names: tuple[str, ...]) -> type[Row]:
+    """Return the Row class of rows holding these fields: each field a property on it.
+
+    Reading ``row.name`` through ``__getattr__`` costs a failed attribute lookup (an AttributeError
+    raised and caught inside the interpreter) first, five times a property's read; batches read
+    hundreds of rows. (Models refuse field names a Row already has, such as ``keys``.) One class per
+    distinct field list (models x fieldLists), kept in a bounded cache.
+    """
+    def reader(name: str) -> property:
+        return property(lambda row: row._data[name], doc=f"The row's {name!r} field.")
+
+    fields = {name: reader(name) for name in names if not hasattr(Row, name)}
+    return type("Row", (Row,), {"__slots__": (), "__qualname__": "Row", "__module__": Row.__module__, **fields})
 
 
 # --- model declarations ---------------------------------------------------------------------------
@@ -784,7 +801,7 @@ class ModelManager:
             for name in self._secrets:
                 if data.get(name) is not None:
                     data[name] = self._box.decrypt(data[name])
-        return Row(self.name, data, self._secrets)
+        return _row_class(tuple(names))(self.name, data, self._secrets)
 
     def _unknown(self, name: str, where: str) -> UnknownFieldError:
         return UnknownFieldError(self.name, name, self.fields, where)

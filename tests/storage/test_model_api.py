@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
@@ -61,6 +62,17 @@ def test_rows_are_read_only_and_name_unknown_fields(members: ModelManager, make_
     with pytest.raises(KeyError, match="no field 'userid'; did you mean 'userId'"):
         _ = row["userid"]
     assert repr(row).startswith("<Member row {'id': ")
+
+
+def test_rows_read_their_fields_as_attributes_whatever_the_field_list(members: ModelManager,
+                                                                      make_member: Member) -> None:
+    members.create(make_member("u1", name="Ann", age=30))
+    [row] = members.query(fieldList=["id", "name"])["rowDatas"]
+    assert (row.name, row["name"], type(row).__name__, isinstance(row, Row)) == ("Ann", "Ann", "Row", True)
+    with pytest.raises(AttributeError, match="this Member row has no field 'age'"):
+        _ = row.age  # not read: not an attribute either
+    assert pickle.loads(pickle.dumps(row)) == row
+    assert dict(row.items()) == {"id": row.id, "name": "Ann"}  # Row's own methods are untouched
 
 
 def test_datetimes_come_back_aware_in_utc(members: ModelManager, make_member: Member) -> None:

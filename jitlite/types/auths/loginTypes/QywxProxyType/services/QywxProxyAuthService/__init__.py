@@ -315,15 +315,13 @@ class QywxProxyAuthService(Service):
         newest: dict[tuple[str, str, str], tuple[tuple[datetime, int], int]] = {}
         candidates: dict[int, tuple[str, str, str]] = {}
         for row in rows:
-            record = row.toDict()  # one copy, then plain lookups: a batch holds hundreds of rows
-            info_type, event_time, record_id = record["infoType"], record["eventTime"], record["id"]
-            if info_type not in _COALESCED or event_time is None:  # stored before eventTime: it runs
+            if row.infoType not in _COALESCED or row.eventTime is None:  # stored before eventTime: it runs
                 continue
-            key = (info_type, record["authFullName"], record["corpId"] or "")
-            rank = (event_time, record_id)
-            candidates[record_id] = key
+            key = (row.infoType, row.authFullName, row.corpId or "")
+            rank = (row.eventTime, row.id)
+            candidates[row.id] = key
             if key not in newest or rank > newest[key][0]:
-                newest[key] = (rank, record_id)
+                newest[key] = (rank, row.id)
         return {record_id: f"superseded by record {newest[key][1]}, a newer {key[0]} in the same batch"
                 for record_id, key in candidates.items() if newest[key][1] != record_id}
 

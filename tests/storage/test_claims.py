@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -150,20 +151,27 @@ def test_a_sqlite_writer_whose_connection_broke_is_replaced_and_dispose_keeps_wr
     from jitlite.storage import create_sqlite_engine
 
     engine = create_sqlite_engine(tmp_path / "lean.sqlite3")
-    opened: list[Any] = []
+    inserted_on: list[Any] = []  # the connection of each INSERT, in order
 
     @sa_event.listens_for(engine, "connect")
-    def remember(dbapi_connection: Any, _record: Any) -> None:
-        opened.append(dbapi_connection)
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        def seen(statement: str) -> None:
+            if statement.startswith("INSERT INTO jobs"):
+                inserted_on.append(dbapi_connection)
+        dbapi_connection.set_trace_callback(seen)
 
     jobs = Job.bind(engine, SecretBox(SecretBox.generate_key()))
     jobs.createIfAbsent(job("a"))
-    writer = opened[-1]  # the connection callback stores are written on
+    writer = inserted_on[-1]
     writer.close()  # as if the file had gone away under it
     with pytest.raises(Exception, match="closed"):
         jobs.createIfAbsent(job("lost"))  # this write fails (the sender is told to retry) ...
     assert jobs.createIfAbsent(job("b")) is not None  # ... and the next one has a new connection
+    replacement = inserted_on[-1]
+    assert replacement is not writer
     engine.dispose()  # an app closing its databases and opening them again
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        replacement.execute("SELECT 1")  # dispose closed the writer it kept
     assert jobs.createIfAbsent(job("c")) is not None
     assert sorted(row.key for row in jobs.query(size=None)["rowDatas"]) == ["a", "b", "c"]
     engine.dispose()

@@ -18,19 +18,24 @@ STATUSES = ("pending", "processing", "done", "failed")
 _LIMIT = 1000  # records listed at most (newest first); --limit changes it
 
 
-def _services(app: App) -> list[Any]:
-    """Return the services that keep callback records (one per login Type that receives callbacks)."""
+def _inboxes(app: App) -> dict[str, str]:
+    """Return the services that keep callback records → their record models (one per login Type receiving callbacks)."""
     from ..web.directory import LoginDirectory
 
-    return [app.getElement(name) for name in LoginDirectory(app).callback_services()]
+    return LoginDirectory(app).callback_inboxes()
+
+
+def _services(app: App) -> list[Any]:
+    """Return the callback services, started (starting one resumes its pending records)."""
+    return [app.getElement(name) for name in _inboxes(app)]
 
 
 def _first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
 
 
-def _record(service: Any, row: Any) -> dict[str, Any]:
-    return {"id": row.id, "service": service.fullName, "element": row.authFullName, "infoType": row.infoType,
+def _record(service: str, row: Any) -> dict[str, Any]:
+    return {"id": row.id, "service": service, "element": row.authFullName, "infoType": row.infoType,
             "corp": row.corpId, "status": row.status, "attempts": row.attempts,
             "received": row.receivedAt.isoformat() if row.receivedAt else None,
             "lastError": _first_line(row.lastError), "note": _first_line(row.note)}
@@ -54,9 +59,11 @@ def callbacks(ctx: click.Context, app_path: Path, status: str | None, limit: int
     app = _open(app_path)
     try:
         rows: list[dict[str, Any]] = []
-        for service in _services(app):
-            found = service.records.query(filter=Q(status=status) if status else None, orderList=[["id", -1]],
-                                          page=1, size=limit)
+        # The record models, not the services: listing must not start a service, which would resume
+        # (and so process) the pending records it lists.
+        for service, model in _inboxes(app).items():
+            found = app.getElement(model).query(filter=Q(status=status) if status else None,
+                                                orderList=[["id", -1]], page=1, size=limit)
             rows.extend(_record(service, row) for row in found["rowDatas"])
     finally:
         app.close()
@@ -109,7 +116,7 @@ def retry(ctx: click.Context, record_id: int, service_name: str | None, app_opti
             raise click.ClickException(f"record {record_id}: {exc}") from None
         except Exception as exc:  # the handler failed again: the record keeps the error
             error = _first_line(str(exc)) or type(exc).__name__
-        row = _record(owner, owner.records.get(Q(id=record_id)))
+        row = _record(owner.fullName, owner.records.get(Q(id=record_id)))
     finally:
         app.close()
     if as_json or ctx.obj["as_json"]:

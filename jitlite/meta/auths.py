@@ -159,6 +159,8 @@ class LoginType(Element):
     loginLabel: ClassVar[tuple[str, str]] = ("扫码登录", "Scan to log in")
     #: The fullName of the service receiving this Type's callbacks (its inbox is on the admin page).
     callbackServiceName: ClassVar[str] = ""
+    #: The fullName of the model keeping those callbacks' records (read without starting the service).
+    callbackModelName: ClassVar[str] = ""
 
     @classmethod
     def webRoutes(cls, app: Any) -> list[Route]:

@@ -93,8 +93,12 @@ class LoginDirectory:
 
     def callback_services(self) -> list[str]:
         """Return the fullNames of the services receiving the callbacks of the app's login Types."""
-        names: list[str] = []
+        return list(self.callback_inboxes())
+
+    def callback_inboxes(self) -> dict[str, str]:
+        """Return the callback service → record model fullNames of the app's login Types."""
+        inboxes: dict[str, str] = {}
         for cls in self.login_types():
-            if cls.callbackServiceName and cls.callbackServiceName not in names:
-                names.append(cls.callbackServiceName)
-        return names
+            if cls.callbackServiceName:
+                inboxes.setdefault(cls.callbackServiceName, cls.callbackModelName)
+        return inboxes

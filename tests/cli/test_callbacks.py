@@ -13,6 +13,7 @@ from click.testing import CliRunner
 import jitlite
 from jitlite.cli import main
 from jitlite.runtime import clock
+from jitlite.storage import Q
 
 from ..conftest import DEMO_APP
 
@@ -69,6 +70,20 @@ def test_list_all_and_by_status(app_with_records: tuple[Path, dict[str, int]]) -
     assert code == 0 and "database is locked" in out and "SQL" not in out
     code, out, _ = _run("callbacks", "--status", "pending", "--app", str(root))
     assert code == 0 and "No pending callback records." in out
+
+
+def test_listing_processes_nothing(app_with_records: tuple[Path, dict[str, int]]) -> None:
+    root, _ = app_with_records
+    with jitlite.App(root, environ={}) as app:  # a callback stored and not yet run (its web worker died)
+        model = app.getElement("auths.loginTypes.QywxProxyType.QywxProxyCallbackModel")
+        pending = model.create({"authFullName": "auths.QywxProxyTemp", "suiteId": "tjsandboxsuite0001",
+                                "infoType": "suite_ticket", "payloadHash": "e" * 64,
+                                "payload": _ticket_xml("ticket-3"), "status": "pending", "attempts": 0}).id
+    code, out, _ = _run("callbacks", "--status", "pending", "--json", "--app", str(root))
+    assert code == 0 and [(r["id"], r["status"], r["attempts"]) for r in json.loads(out)] == [(pending, "pending", 0)]
+    with jitlite.App(root, environ={}) as app:  # still pending afterwards: listing started no service
+        row = app.getElement("auths.loginTypes.QywxProxyType.QywxProxyCallbackModel").get(Q(id=pending))
+        assert (row.status, row.attempts) == ("pending", 0)
 
 
 def test_list_refuses_an_unknown_status(app_with_records: tuple[Path, dict[str, int]]) -> None:

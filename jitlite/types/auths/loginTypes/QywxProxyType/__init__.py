@@ -43,6 +43,7 @@ LOGIN_TYPES = ("qr", "workbench", "ServiceApp")
 STATE_TTL = DEFAULT_STATE_TTL  # seconds an OAuth state stays valid unless settings.loginStateTtlSeconds
 TYPE_NAME = "auths.loginTypes.QywxProxyType"
 SERVICE = f"{TYPE_NAME}.services.QywxProxyAuthService"
+CALLBACK_MODEL = f"{TYPE_NAME}.QywxProxyCallbackModel"
 #: Bytes of a callback body read at most (WeCom's are a few KiB of encrypted XML).
 CALLBACK_BODY_LIMIT = 64 * 1024
 _ORG_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
@@ -62,6 +63,7 @@ class QywxProxyAuth(WeComCorpLogin):
     loginTypes: ClassVar[tuple[str, ...]] = LOGIN_TYPES
     loginEntries: ClassVar[tuple[str, ...]] = ("qr", "ServiceApp", "workbench", "orgCode")
     callbackServiceName: ClassVar[str] = SERVICE
+    callbackModelName: ClassVar[str] = CALLBACK_MODEL
     config: Config
 
     @classmethod

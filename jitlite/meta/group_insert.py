@@ -14,15 +14,19 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from ..storage import ConstraintError
+
 __all__ = ["GroupInsert"]
 
 DEFAULT_MAX_ROWS = 200  # rows one statement stores at most
+# Failures of one row (refused by a constraint, or an invalid value): the others are stored one by one.
+_ROW_ERRORS = (ConstraintError, ValueError, TypeError)
 
 
 class _Slot:
     """One request's row and, once its batch is committed, its answer."""
 
-    __slots__ = ("durable", "error", "lead", "ready", "result", "values")
+    __slots__ = ("answered", "durable", "error", "lead", "ready", "result", "values")
 
     def __init__(self, values: Mapping[str, Any], durable: bool) -> None:
         self.values = values
@@ -31,6 +35,7 @@ class _Slot:
         self.lead = False
         self.result: Any | None = None
         self.error: BaseException | None = None
+        self.answered = False
 
     def answer(self) -> Any | None:
         if self.error is not None:
@@ -95,7 +100,13 @@ class GroupInsert:
             with self._lock:
                 batch = self._waiting[:self.max_rows]
                 del self._waiting[:self.max_rows]
-            self._store(batch)
+            try:
+                self._store(batch)
+            except BaseException as exc:  # not an Exception (an interrupt): no request may wait for ever
+                for slot in batch:
+                    if not slot.answered:
+                        self._answer(slot, None, exc)
+                raise
         finally:
             self._hand_over()
 
@@ -110,7 +121,11 @@ class GroupInsert:
                 self._leading = False
 
     def _store(self, batch: list[_Slot]) -> None:
-        """Store a batch in one statement; if that fails, each row on its own, so that only a bad row fails."""
+        """Store a batch in one statement; if a row was refused, each row on its own, so that only a bad row fails.
+
+        Any other failure (the database down or locked) is every row's answer at once: storing them
+        one by one would make the last caller wait one timeout per row.
+        """
         try:
             if len(batch) == 1:
                 results = [self.records.createIfAbsent(batch[0].values, durable=batch[0].durable, **self._options)]
@@ -118,8 +133,9 @@ class GroupInsert:
                 results = self.records.createManyIfAbsent([slot.values for slot in batch],
                                                           durable=any(slot.durable for slot in batch), **self._options)
         except Exception as exc:
-            if len(batch) == 1:
-                self._answer(batch[0], None, exc)
+            if len(batch) == 1 or not isinstance(exc, _ROW_ERRORS):
+                for slot in batch:
+                    self._answer(slot, None, exc)
                 return
             for slot in batch:
                 try:
@@ -133,7 +149,7 @@ class GroupInsert:
 
     @staticmethod
     def _answer(slot: _Slot, result: Any | None, error: BaseException | None) -> None:
-        slot.result, slot.error = result, error
+        slot.result, slot.error, slot.answered = result, error, True
         slot.lead = False
         slot.ready.set()
 

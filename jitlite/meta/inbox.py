@@ -186,6 +186,10 @@ class ThreadRunner:
                 self._work(batch)
             except Exception:  # the work keeps failures on the records; never let one stop the queue
                 log.exception("callback batch %s..%s failed outside its handlers", batch[0], batch[-1])
+            except BaseException:  # an interrupt ends this thread: the next submit must start another
+                with self._lock:
+                    self._draining -= 1
+                raise
 
     def _forget(self, future: Future[None]) -> None:
         with self._lock:
@@ -260,7 +264,9 @@ class CallbackInbox:
                                  f"{', '.join(missing)}; add them to the model")
         self.records = records
         # Concurrent callbacks share one statement and one commit (each answered after it).
-        self._inserts = GroupInsert(records, busy_timeout=STORE_BUSY_SECONDS)
+        # A request waits for its row's commit at most twice the store's own bound, and is then answered
+        # 503, well within the 5 s WeCom waits for an answer.
+        self._inserts = GroupInsert(records, busy_timeout=STORE_BUSY_SECONDS, wait_seconds=2 * STORE_BUSY_SECONDS)
         self.handle = handle
         self.coalesce = coalesce
         self.purge = purge

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from jitlite.meta.group_insert import GroupInsert
 from jitlite.storage import FieldValueError, Integer, Model, ModelManager, Stext, create_sqlite_engine
@@ -137,3 +138,38 @@ def test_a_row_that_cannot_be_stored_raises_for_its_caller_and_the_lead_goes_on(
     with pytest.raises(FieldValueError, match=r"Item\.size"):
         group.insert({"key": "x", "size": "not a number"})
     assert group.insert({"key": "after"}) is not None
+
+
+def test_a_store_that_fails_answers_every_waiting_caller_at_once(records: Recording) -> None:
+    group = GroupInsert(records)
+    records.hold.clear()
+    outcomes: dict[str, Any] = {}
+
+    def insert(key: str) -> None:
+        try:
+            outcomes[key] = group.insert({"key": key})
+        except Exception as exc:  # the finding
+            outcomes[key] = exc
+
+    leader = threading.Thread(target=insert, args=("lead",))
+    leader.start()
+    assert records.held.wait(10)
+    followers = [threading.Thread(target=insert, args=(f"k{i}",)) for i in range(5)]
+    for thread in followers:
+        thread.start()
+    while len(group._waiting) < 5:
+        threading.Event().wait(0.005)
+    down = OperationalError("INSERT", {}, Exception("database is locked"))
+
+    def refuse(rows: Sequence[Mapping[str, Any]], *, durable: bool = False) -> list[Any | None]:
+        records.batches.append(list(rows))
+        raise down
+
+    records.createManyIfAbsent = refuse  # type: ignore[method-assign]
+    records.hold.set()
+    for thread in [leader, *followers]:
+        thread.join(10)
+    # One failed statement answers the five waiting callers; none is retried alone (each would wait
+    # its own lock timeout, one after another).
+    assert [len(batch) for batch in records.batches] == [5] and len(records.singles) == 1
+    assert all(outcomes[f"k{i}"] is down for i in range(5)) and isinstance(outcomes["lead"], int)

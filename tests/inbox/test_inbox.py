@@ -429,3 +429,22 @@ def test_a_store_blocked_by_another_processs_write_lock_gives_up_soon_and_says_d
         other.close()
     assert not inbox.accept(delivery("<xml>blocked</xml>")).duplicate  # WeCom's retry is stored
     assert deliveries.query()["totalCount"] == 1
+
+
+def test_a_thread_runner_whose_work_was_interrupted_still_runs_what_comes_next() -> None:
+    ran: list[list[int]] = []
+
+    def work(batch: list[int]) -> None:
+        if batch == [1]:
+            raise SystemExit("a handler called sys.exit")  # not an Exception: it ends the pool thread's drain
+        ran.append(batch)
+
+    runner = ThreadRunner(work, name="test-interrupted", linger=0)
+    try:
+        runner.submit(1)
+        assert runner.wait_idle(10)
+        runner.submit(2)  # queued after the interrupted drain: a new one must take it
+        assert runner.wait_idle(10)
+        assert ran == [[2]]
+    finally:
+        runner.close()

@@ -60,9 +60,10 @@ CALLBACK_BODY_LIMIT = 64 * 1024  # bytes of a callback body read at most (WeCom'
 ORG_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _COALESCED = frozenset({"suite_ticket", "change_auth"})  # events of which the newest in a batch does all
 # Callbacks stored without a disk sync: after a power loss WeCom's next push (a ticket every ten
-# minutes) or the periodic reconciliation (contact changes) brings back what they carried. Every
-# other event (authorisations above all: an auth code comes once) is synced before "success".
-_RECOVERABLE = frozenset({"suite_ticket", "change_contact"})
+# minutes) brings back what they carried. Every other event is synced before "success": an auth
+# code comes once, and a contact change would come back only through a reconciliation, which the
+# embedded setup does not schedule.
+_RECOVERABLE = frozenset({"suite_ticket"})
 _BATCH_FIELDS = ["authFullName", "infoType", "corpId", "eventTime"]  # what a claimed batch is sorted out by
 
 Handler = Callable[[Any, dict[str, str]], str]
@@ -434,7 +435,10 @@ def _stamp_time(stamp: str | None) -> datetime | None:
     """Return a callback's TimeStamp (Unix seconds) as a UTC time, or None when it has none or a bad one."""
     if stamp is None or not stamp.isdigit() or len(stamp) > 12:
         return None
-    return datetime.fromtimestamp(int(stamp), timezone.utc)
+    try:
+        return datetime.fromtimestamp(int(stamp), timezone.utc)
+    except (ValueError, OverflowError, OSError):  # past the year 9999: as bad as no stamp
+        return None
 
 
 def _event_time(fields: dict[str, str]) -> float:

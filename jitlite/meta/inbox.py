@@ -235,7 +235,9 @@ class CallbackInbox:
     superseded records never have their payload read or decrypted.
     ``purge`` deletes records no longer worth keeping and runs at each sweep. ``runner`` builds the
     runner from the batch work function (default: :class:`ThreadRunner` with one worker).
-    ``sweep_seconds`` of 0 turns the periodic sweep off (leases are still renewed).
+    ``sweep_seconds`` of 0 turns the periodic sweep off (leases are still renewed). With a runner
+    whose queue is elsewhere (Celery), no process sweeps on its own: one sweeper for all (beat's
+    ``jitlite.sweep_callbacks``) re-sends what is stale, instead of every web and worker process.
     """
 
     def __init__(
@@ -525,10 +527,14 @@ class CallbackInbox:
 
     # -- leases and sweeping -------------------------------------------------------------------
 
+    def _sweeps(self) -> bool:
+        """Tell whether this process's ticker sweeps: with a task queue, one sweeper (Celery beat) does, for all."""
+        return bool(self.sweep_seconds) and self._local
+
     def _tick_seconds(self) -> float:
         # Renew well before a lease runs out; sweep no more often than asked.
         renew = self.lease.total_seconds() / 3
-        return min(renew, self.sweep_seconds) if self.sweep_seconds else renew
+        return min(renew, self.sweep_seconds) if self._sweeps() else renew
 
     def renew_leases(self) -> int:
         """Push back the expiry of every claim this process holds; return how many were renewed."""
@@ -625,7 +631,7 @@ def _tick(ref: weakref.ReferenceType[CallbackInbox], stop: threading.Event, inte
         inbox = ref()
         if inbox is None:
             return
-        sweep_due = bool(inbox.sweep_seconds) and time.monotonic() >= next_sweep
+        sweep_due = inbox._sweeps() and time.monotonic() >= next_sweep
         if sweep_due:
             next_sweep = time.monotonic() + inbox.sweep_seconds
         inbox._tick(sweep_due)

@@ -93,7 +93,8 @@ def test_a_worker_sigkilled_mid_callback_is_finished_by_another_worker(topology:
         (app_data / "block").unlink()
         assert topology.stop("first", signal.SIGKILL) is not None and first.poll() is not None  # no cleanup ran
         topology.start_worker("second")
-        # The lease (2 s) runs out, a sweep re-sends the id, the second worker claims and finishes it.
+        topology.start_beat()
+        # The lease (2 s) runs out, beat's sweep re-sends the id, the second worker claims and finishes it.
         wait_for(lambda: rows(web)[0].status == "done", 30, "the second worker to finish the record")
         [record] = rows(web)
         assert (record.attempts, record.note, record.leaseExpiresAt) == (2, "suite_ticket stored", None)

@@ -70,7 +70,8 @@ def test_a_redis_restart_loses_no_callback_and_tokens_are_fetched_again(
                 client.access_token()
                 assert len(sandbox.state.request_log("/cgi-bin/gettoken")) == 2
                 topology.start_worker()
-                wait_for(lambda: rows(web)[0].status == "done", 30, "the sweep to re-send the lost task")
+                topology.start_beat()
+                wait_for(lambda: rows(web)[0].status == "done", 30, "beat's sweep to re-send the lost task")
                 [record] = rows(web)
                 assert (record.attempts, record.note) == (1, "suite_ticket stored")
             finally:

@@ -9,7 +9,7 @@ Start a worker and the scheduler for an app (variables only, no code)::
 key — and read everything else from the database, the source of truth. Every task is acknowledged
 after it ran (``acks_late``) and requeued when its worker process dies (``task_reject_on_worker_lost``);
 a second delivery is harmless because a callback record is claimed under a lease by one conditional
-update, and an organisation sync takes the corp's cache lock (one sync per corp across machines).
+update, and an organisation sync holds the corp's sync lease (one sync per corp across machines).
 Beat sends ``jitlite.reconcile`` every ``reconcileSeconds`` (default 3600) and
 ``jitlite.sweep_callbacks`` every ``callbackSweepSeconds`` (default 60).
 """
@@ -51,7 +51,6 @@ SYNC_CORP = "jitlite.sync_corp"
 #: Services that own a callback inbox, swept by beat.
 INBOX_SERVICES = ("auths.loginTypes.QywxProxyType.services.QywxProxyAuthService",)
 _MAX_TASK_IDS = 1000  # record ids one process_callbacks task may carry (the runner sends at most 400)
-_SYNC_LOCK_SECONDS = 3600.0  # an org sync holds its corp's lock at most this long (a dead worker's lock expires)
 
 _app_lock = threading.Lock()
 _opened: dict[str, App] = {}
@@ -111,26 +110,26 @@ def sweep_callbacks() -> int:
 
 
 def sync_corp(corpFullName: str, corpId: str, authFullName: str | None = None) -> dict[str, Any]:
-    """Sync one organisation unless another worker is syncing it (the corp's cache lock); return the report."""
-    from ..meta.corps import Corp, organisations
+    """Sync one organisation; return its report, or why it was skipped or failed.
+
+    One sync per corp runs at a time across machines by the organisation's sync lease (in the
+    database, renewed while the sync lives): a sync running elsewhere makes this one a skip.
+    """
+    from ..meta.corps import organisations, organisations_for, reconcile
 
     app = worker_app()
-    corp = next((c for c in organisations(app) if c.corpFullName == corpFullName
-                 or (authFullName and c.authFullName == authFullName and c.corpId == corpId)), None)
-    if not isinstance(corp, Corp):
+    candidates = organisations_for(app, authFullName, corpId) if authFullName else organisations(app)
+    corp = next((c for c in candidates if c.corpFullName == corpFullName), None)
+    if corp is None:
         log.warning("sync of %s skipped: the app has no such organisation any more", corpFullName)
         return {"skipped": "no such organisation"}
-    lock = app.defaultCache().lock(f"jitlite:orgsync:{corpFullName}", _SYNC_LOCK_SECONDS, timeout=0)
-    try:
-        lock.acquire()
-    except TimeoutError:
-        log.info("sync of %s skipped: another worker is syncing it", corpFullName)
-        return {"skipped": "another worker is syncing it"}
-    try:
-        report: dict[str, Any] = corp.syncCorp()
-        return report
-    finally:
-        lock.release()
+    [result] = reconcile(app, only=[corp])
+    if result.skipped:
+        log.info("sync of %s skipped: %s", corpFullName, result.skipped)
+        return {"skipped": result.skipped}
+    if result.error:
+        return {"error": result.error}
+    return result.report or {}
 
 
 def reconcile(send: Any = None) -> int:

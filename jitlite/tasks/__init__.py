@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import APP_VARIABLE, broker_url, queue_name, reconcile_seconds
-from .runner import PROCESS_CALLBACK, PROCESS_CALLBACKS, CeleryRunner, inbox_runner
+from .runner import PROCESS_CALLBACKS, CeleryRunner, inbox_runner
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INBOX_SERVICES",
-    "PROCESS_CALLBACK",
     "PROCESS_CALLBACKS",
     "RECONCILE",
     "SWEEP_CALLBACKS",
@@ -80,12 +79,6 @@ def _service_inbox(app: App, element: str) -> Any:
     if inbox is None:
         raise LookupError(f"{element} has no callback inbox")
     return inbox
-
-
-def process_callback(element: str, record_id: int) -> bool:
-    """Claim and process one callback record (a no-op if another worker has it or it is done)."""
-    inbox = _service_inbox(worker_app(), element)
-    return bool(inbox.process(int(record_id), raise_errors=False))
 
 
 def process_callbacks(element: str, record_ids: list[int]) -> int:
@@ -179,8 +172,9 @@ def make_celery(path: str | os.PathLike[str] | None = None, broker: str | None =
                                                   "options": {"queue": queue}}} if sweep else {}),
         },
     )
-    retry = {"autoretry_for": (Exception,), "retry_backoff": True, "max_retries": 3}
-    celery.task(name=PROCESS_CALLBACK, acks_late=True, reject_on_worker_lost=True, **retry)(process_callback)
+    # The store failing is retried; a malformed task (bad ids, an unknown service) never gets better.
+    retry = {"autoretry_for": (Exception,), "dont_autoretry_for": (ValueError, LookupError),
+             "retry_backoff": True, "max_retries": 3}
     celery.task(name=PROCESS_CALLBACKS, acks_late=True, reject_on_worker_lost=True, **retry)(process_callbacks)
     celery.task(name=SWEEP_CALLBACKS, acks_late=True, reject_on_worker_lost=True)(sweep_callbacks)
     celery.task(name=SYNC_CORP, acks_late=True, reject_on_worker_lost=True)(sync_corp)

@@ -16,11 +16,10 @@ if TYPE_CHECKING:
 
     from ..meta.inbox import CallbackInbox, InboxRunner
 
-__all__ = ["PROCESS_CALLBACK", "PROCESS_CALLBACKS", "CeleryRunner", "inbox_runner", "producer"]
+__all__ = ["PROCESS_CALLBACKS", "CeleryRunner", "inbox_runner", "producer"]
 
 log = logging.getLogger("jitlite.tasks")
 
-PROCESS_CALLBACK = "jitlite.process_callback"  # one record id (still served, for messages already queued)
 PROCESS_CALLBACKS = "jitlite.process_callbacks"  # a batch of record ids: what the runner sends
 DEFAULT_SEND_LINGER = 0.2  # seconds a batch of ids gathers before it is sent as one task
 DEFAULT_SEND_BATCH = 400  # record ids one task carries at most

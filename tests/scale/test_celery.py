@@ -18,7 +18,7 @@ from typing import Any
 import jitlite
 from jitlite.runtime import clock
 from jitlite.tasks import SYNC_CORP, reconcile, sync_corp
-from jitlite.tasks.runner import PROCESS_CALLBACK, CeleryRunner, producer
+from jitlite.tasks.runner import PROCESS_CALLBACKS, CeleryRunner, producer
 
 from ..callbacks import suite_ticket
 from ..waiting import wait_for
@@ -64,7 +64,7 @@ def test_a_callback_is_processed_by_the_celery_worker_and_a_second_delivery_is_h
         assert (record.status, record.attempts, record.note) == ("done", 1, "suite_ticket stored")
         assert f":{os.getpid()}:" not in record.leaseOwner  # another process (the worker) ran it
         # The same id delivered again (a redelivered message): the claim is a no-op, the handler does not rerun.
-        producer(topology.env["JITLITE_BROKER_URL"]).send_task(PROCESS_CALLBACK, args=[SERVICE, record.id],
+        producer(topology.env["JITLITE_BROKER_URL"]).send_task(PROCESS_CALLBACKS, args=[SERVICE, [record.id]],
                                                                 queue=topology.queue)
         wait_for(lambda: topology.log("worker").count("succeeded") >= 2, 20, "the second delivery to run")
         [again] = rows(web)

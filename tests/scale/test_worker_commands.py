@@ -67,7 +67,7 @@ def test_jitlite_worker_serves_the_app_queue(topology: Any) -> None:
 
         wait_for(ready, 60, "jitlite worker to be ready")
         assert process.poll() is None, "".join(lines)
-        assert any("jitlite.process_callback" in line for line in lines)
+        assert any("jitlite.process_callbacks" in line for line in lines)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)

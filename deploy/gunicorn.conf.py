@@ -42,6 +42,16 @@ errorlog = "-"
 loglevel = os.environ.get("JITLITE_LOG_LEVEL", "info")
 
 
+def worker_exit(server, worker):  # type: ignore[no-untyped-def]
+    """Close the worker's App as it stops (SIGTERM, max_requests): the callbacks it queued are run or sent now,
+    rather than waiting a lease for the sweep."""
+    import sys
+
+    wsgi = sys.modules.get("wsgi")  # imported only if this worker loaded the app
+    if wsgi is not None:
+        wsgi.app.close()
+
+
 def when_ready(server):  # type: ignore[no-untyped-def]
     """Warn, once, in the master when the app's state would not be shared by the workers."""
     from jitlite.web.serving import app_from_env, shared_state_warnings

@@ -6,9 +6,8 @@ every worker opens its own App: its own import hook, database engine and cache c
 
 from __future__ import annotations
 
-import os
-
-from jitlite.runtime.app import App
 from jitlite.web import create_web_app
+from jitlite.web.serving import app_from_env
 
-application = create_web_app(App(os.environ.get("JITLITE_APP", ".")))
+app = app_from_env()
+application = create_web_app(app)

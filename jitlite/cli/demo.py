@@ -72,7 +72,11 @@ class _Deadline:
 def _admin(client: httpx.Client, method: str, path: str, step: str, **json: Any) -> dict[str, Any]:
     """Call the sandbox admin API; raise DemoFailed with its error if it refuses."""
     response = client.request(method, path, json=json or None)
-    data: dict[str, Any] = response.json()
+    try:
+        data: dict[str, Any] = response.json()
+    except ValueError:  # not the admin API's JSON (a proxy's or server's error page)
+        raise DemoFailed(f"{step}: the sandbox answered {response.status_code}: "
+                         f"{response.text[:200]!r}") from None
     if response.status_code != 200 or not data.get("ok"):
         raise DemoFailed(f"{step}: the sandbox answered {response.status_code}: {data.get('error') or data}")
     return data

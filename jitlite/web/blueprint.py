@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, NotFound
 
 from jitlite.meta.replies import to_plain
@@ -75,14 +75,7 @@ def _call_with(method: Callable[..., Any], values: dict[str, Any]) -> Any:
 def _mount_root() -> str:
     """Return the path jitlite's routes are mounted under ('' at the root of the site)."""
     top = request.blueprints[-1] if request.blueprints else "jitlite"
-    # Fixed by the blueprint's registration and the WSGI mount (SCRIPT_NAME): built once per pair,
-    # not by a URL build on every request.
-    roots: dict[tuple[str, str], str] = current_app.extensions.setdefault("jitlite.mount_roots", {})
-    key = (top, request.script_root)
-    root = roots.get(key)
-    if root is None:
-        root = roots[key] = url_for(f"{top}.jitlite_pages.login_page")[: -len("/login")]
-    return root
+    return url_for(f"{top}.jitlite_pages.login_page")[: -len("/login")]
 
 
 def _mount_type_routes(bp: Blueprint, pages: Blueprint, directory: LoginDirectory) -> None:
@@ -115,8 +108,7 @@ def _route_view(route: Route) -> Callable[..., Response]:
         inbound = Inbound(request.method, dict(args), request.args.to_dict(flat=True), body)
         reply = route.handler(inbound)
         # Only a redirect needs the mount point (a relative Location is made absolute under it).
-        redirects = any(name.lower() == "location" for name, _ in reply.headers)
-        return to_response(reply, root=_mount_root() if redirects else "")
+        return to_response(reply, root=_mount_root() if reply.location is not None else "")
 
     view.__name__ = f"route_{route.name.replace('-', '_')}"
     return view

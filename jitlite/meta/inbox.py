@@ -302,13 +302,6 @@ class CallbackInbox:
         """Return the hash that deduplicates redeliveries of one payload."""
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
-    def stored(self, payloadHash: str, **scope: Any) -> bool:
-        """Tell whether a record with this payload hash (and scope fields) is stored."""
-        try:
-            return self.records.get(Q(payloadHash=payloadHash, **scope)) is not None
-        except Exception as exc:  # the store is down: the caller must not acknowledge
-            raise InboxUnavailable(f"{self.name}: cannot read the callback records ({_first_line(exc)})") from exc
-
     def accept(self, values: Mapping[str, Any], *, durable: bool = True) -> Accepted:
         """Store a callback once (by ``payloadHash`` within its unique key) and schedule it.
 
@@ -538,12 +531,14 @@ class CallbackInbox:
 
     def renew_leases(self) -> int:
         """Push back the expiry of every claim this process holds; return how many were renewed."""
+        by_owner: dict[str, list[int]] = defaultdict(list)
         with self._lock:
-            held = dict(self._held)
+            for record_id, owner in self._held.items():
+                by_owner[owner].append(record_id)
         renewed = 0
-        for record_id, owner in held.items():
+        for owner, record_ids in by_owner.items():  # one statement per claim (a batch shares its owner)
             renewed += self.records.updateByFilter(
-                Q(id=record_id, status="processing", leaseOwner=owner),
+                Q(id__in=record_ids, status="processing", leaseOwner=owner),
                 {"leaseExpiresAt": clock.utc_now() + self.lease})
         return renewed
 

@@ -1,4 +1,4 @@
-"""What the benchmarks that run the demo app share: a fresh copy of it, with its own appData."""
+"""What the benchmarks share: a fresh copy of the demo app (with its own appData), and percentiles."""
 
 from __future__ import annotations
 
@@ -22,3 +22,9 @@ def demo_copy(prefix: str = "jitlite-bench-") -> Iterator[Path]:
         yield root
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Return the q-quantile of values (nearest rank), e.g. q=0.99 for the p99."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -39,14 +39,12 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
-from demo_app import demo_copy as shared_demo_copy
+from demo_app import demo_copy, percentile
 from flask import Flask, jsonify, request
 from flask.testing import FlaskClient
 from sqlalchemy import event
@@ -89,16 +87,11 @@ class Side:
         total = sum(self.latencies)
         return {f"{prefix}per_s": round(len(self.latencies) / total, 1),
                 f"{prefix}p50_ms": round(statistics.median(self.latencies) * 1000, 3),
-                f"{prefix}p99_ms": round(_percentile(self.latencies, 0.99) * 1000, 3),
+                f"{prefix}p99_ms": round(percentile(self.latencies, 0.99) * 1000, 3),
                 f"{prefix}step_share": {s: round(self.step_seconds.get(s, 0.0) / total, 3) for s in self.steps},
                 f"{prefix}step_mean_ms": {s: round(self.step_seconds.get(s, 0.0) * 1000 / len(self.latencies), 3)
                                           for s in self.steps},
                 f"{prefix}wecom_api_calls_per_login": round(self.api_calls / len(self.latencies), 2)}
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def _fail(what: str, response: Any) -> SystemExit:
@@ -195,11 +188,6 @@ def bare_login(web: FlaskClient, browser: httpx.Client, login_url: str, userid: 
 # -- the run -------------------------------------------------------------------------------------------
 
 
-def demo_copy() -> AbstractContextManager[Path]:
-    """Return a context giving a fresh copy of the demo app (its own appData)."""
-    return shared_demo_copy("jitlite-bench-logins-")
-
-
 def authorise(app: jitlite.App, sandbox: Sandbox) -> None:
     """Push a suite ticket and authorise the default corp; wait until the app has processed both."""
     sandbox.state.push_suite_ticket(DEFAULT_SUITE_ID)
@@ -261,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     state = SandboxState.with_defaults(push_backoff=0.0)
     sandbox = Sandbox.start(state)
     try:
-        with demo_copy() as root, sandbox.client() as browser, \
+        with demo_copy("jitlite-bench-logins-") as root, sandbox.client() as browser, \
                 httpx.Client(transport=sandbox.transport, base_url=sandbox.base_url) as api:
             app = jitlite.App(root, environ={})
             service = None

@@ -405,12 +405,16 @@ class WeComCorp(Corp):
 
     def orgSync(self, progress: Progress | None = None) -> OrgSync:
         """Return the sync engine for this organisation, configured from the app's settings."""
+        return self._org_sync(progress, writer=True)
+
+    def _org_sync(self, progress: Progress | None = None, *, writer: bool) -> OrgSync:
+        """Return the sync engine; ``writer`` false for work that never writes a whole org (events, pulls)."""
         settings = self.app.settings
         return OrgSync(self.getClient(), self.orgStore,
                        concurrency=int(settings.get("orgSyncConcurrency", DEFAULT_CONCURRENCY)),
                        batch_size=int(settings.get("orgSyncBatchSize", DEFAULT_BATCH_SIZE)),
                        lease_seconds=float(settings.get("orgSyncLeaseSeconds", DEFAULT_LEASE_SECONDS)),
-                       progress=progress, writer_process=self._writer_recipe(),
+                       progress=progress, writer_process=self._writer_recipe() if writer else None,
                        writer_process_after=int(settings.get("orgSyncWriterProcessAfter",
                                                              DEFAULT_WRITER_PROCESS_AFTER)))
 
@@ -446,11 +450,11 @@ class WeComCorp(Corp):
         """Apply a change_contact event (either format); events with ids only fetch the entity."""
         if not self.orgStore.synced_once():
             return f"{self.corpFullName} was never synced; the event is left to its first sync"
-        return self.orgSync().apply_event(event)
+        return self._org_sync(writer=False).apply_event(event)
 
     def getThirdCorpData(self) -> dict[str, Any]:
         """Pull the whole org from WeCom: ``{corpId, corpName, deptList, userList}`` (WeCom's records)."""
-        data = self.orgSync().pull()
+        data = self._org_sync(writer=False).pull()
         return {"corpId": self.corpId, "corpName": self._root_name(), "deptList": data["deptList"],
                 "userList": data["userList"]}
 

@@ -83,7 +83,7 @@ DEFAULT_BATCH_SIZE = 1000
 DEFAULT_LEASE_SECONDS = 300.0
 DEFAULT_WRITER_PROCESS_AFTER = 5000  # members a sync writes itself before a writer process takes over
 _WRITER_START_SECONDS = 60.0  # a writer process that is not up by then is given up (batches stay here)
-_WRITER_FINISH_SECONDS = 600.0
+_WRITER_FINISH_SECONDS = 600.0  # the longest wait for the writer process to take a batch, or to finish
 _PAGE = 5000  # rows per keyset page when a whole organisation is read back
 _IN_CHUNK = 500  # ids per IN (...) list
 _COLLECT_EVERY = 100  # department pages between two young-generation collections during a pull
@@ -559,16 +559,19 @@ class _MemberWriter:
             return
         self._start_process()
         process = self._process
-        if process is not None and process.usable():
-            process.send(created, changed, self.when)
-        else:
-            self.report.rowsWritten += _upsert_members(self.store, created, changed, self.when)
+        if process is not None:
+            if process.usable() and process.send(created, changed, self.when):
+                return
+            if process.given_up:  # it takes no more batches: this process writes the rest
+                self._process = None
+                self.report.rowsWritten += process.finish()  # what it wrote before it was given up
+        self.report.rowsWritten += _upsert_members(self.store, created, changed, self.when)
 
     def close(self) -> None:
         """Wait until every batch handed to the writer process is written (call after the last flush)."""
         if self._process is not None:
             process, self._process = self._process, None
-            self.report.rowsWritten += process.finish()
+            self.report.rowsWritten += process.finish()  # stops the process on an error as well
 
     def abandon(self) -> None:
         """Stop the writer process without waiting for what it has not written (the run failed)."""
@@ -587,7 +590,6 @@ StoreRecipe = tuple[Callable[..., OrgStore], tuple[Any, ...]]
 """How another process opens the same store: ``factory(*args)`` returns it (both picklable)."""
 
 
-
 def _writer_main(recipe: StoreRecipe, batches: Any, results: Any) -> None:
     """Run in the writer process: open the store, then upsert each batch the sync sends."""
     try:
@@ -597,8 +599,15 @@ def _writer_main(recipe: StoreRecipe, batches: Any, results: Any) -> None:
         results.put(("error", redact(f"{type(exc).__name__}: {exc}")[:2000]))
         return
     results.put(("ready", 0))
+    parent = multiprocessing.parent_process()
     while True:
-        item = batches.get()
+        try:
+            item = batches.get(timeout=1.0)
+        except queue.Empty:
+            # A sync whose process was killed sends nothing more, and never the closing None.
+            if parent is not None and not parent.is_alive():
+                return
+            continue
         if item is None:
             results.put(("closed", 0))
             return
@@ -617,6 +626,11 @@ class _WriterProcess:
     the database would take turns on one core. The child opens the same app (and so the same
     database) from a picklable recipe and writes each batch in its own transaction, as the sync
     would. Batches wait in a queue of four at most.
+
+    A process that fails to start, is not up within ``_WRITER_START_SECONDS``, or ends without an
+    error after writing every batch it was sent is *given up*: ``usable()`` and ``send()`` say no
+    and the sync writes the rest itself. A process that reports an error, or ends with batches it
+    did not write, makes the sync fail (the rows it wrote are current; the next run converges).
     """
 
     def __init__(self, recipe: StoreRecipe) -> None:
@@ -632,8 +646,20 @@ class _WriterProcess:
         self._error: str | None = None
         self._sent = 0
         self._answered = 0
+        self._none_sent = False  # the closing None is queued
+        self._child_closed = False  # the process read the closing None: its batch queue is empty
         self._closed = False
         self.written = 0
+
+    @property
+    def given_up(self) -> bool:
+        """Tell whether the sync stopped using the process (it writes its batches itself)."""
+        return self._given_up
+
+    @property
+    def batches_written(self) -> int:
+        """Return how many batches the process wrote."""
+        return self._answered
 
     def _take(self, kind: str, value: Any) -> None:
         if kind == "ready":
@@ -644,7 +670,7 @@ class _WriterProcess:
         elif kind == "error":
             self._error = str(value)
         elif kind == "closed":
-            self._answered = self._sent
+            self._child_closed = True
 
     def _poll(self) -> None:
         while True:
@@ -655,86 +681,145 @@ class _WriterProcess:
             self._take(kind, value)
 
     def usable(self) -> bool:
-        """Tell whether batches go to the process now (False while it starts, or if it never did)."""
-        if self._given_up:
-            return False
-        self._poll()
-        if self._error is not None and not self._ready:
-            log.warning("the org-sync writer process could not start (%s); writing in this process", self._error)
-            self._give_up()
-            return False
-        if not self._ready and time.monotonic() - self._started > _WRITER_START_SECONDS:
-            log.warning("the org-sync writer process did not start in %.0f s; writing in this process",
-                        _WRITER_START_SECONDS)
-            self._give_up()
-            return False
-        self._check()
-        return self._ready
+        """Tell whether batches go to the process now (False while it starts, or once given up).
 
-    def _check(self) -> None:
+        Raises OrgSyncError when the process reported a failed batch or ended with batches unwritten.
+        """
+        if self._given_up or self._closed:
+            return False
+        alive = self._process.is_alive()
+        self._poll()  # after is_alive: a process that has ended has said all it will ever say
+        if not self._ready:
+            if self._error is not None:
+                self._give_up(f"could not start ({self._error})")
+            elif not alive:
+                self._give_up(f"ended before it was ready (exit code {self._process.exitcode})")
+            elif time.monotonic() - self._started > _WRITER_START_SECONDS:
+                self._give_up(f"did not start in {_WRITER_START_SECONDS:.0f} s")
+            return False
+        self._check(alive)
+        if not alive:  # every batch it was sent is written: nothing is lost
+            self._give_up(f"ended before the sync was done (exit code {self._process.exitcode})")
+            return False
+        return True
+
+    def _check(self, alive: bool | None = None) -> None:
+        """Raise if the process reported an error, or ended with batches it did not answer."""
+        if alive is None:
+            alive = self._process.is_alive()
+        if not alive:
+            self._poll()  # read what it said before it ended (its last answers, or why it failed)
         if self._error is not None:
             raise OrgSyncError(f"writing members failed in the writer process: {self._error}")
-        if self._ready and not self._process.is_alive():
-            raise OrgSyncError("the writer process ended before the sync was done; no batch was lost but "
-                               "the unwritten ones: sync again")
+        if not alive and self._answered < self._sent:
+            raise OrgSyncError(f"the writer process ended (exit code {self._process.exitcode}) with "
+                               f"{self._sent - self._answered} batches unwritten; sync again")
 
-    def send(self, created: list[dict[str, Any]], updated: list[dict[str, Any]], when: datetime) -> None:
-        """Queue a batch for the process (waiting while four are queued)."""
+    def _put(self, item: Any) -> bool:
+        """Queue an item, waiting while four are queued; False if the process ended (having written all)."""
+        deadline = time.monotonic() + _WRITER_FINISH_SECONDS
         while True:
-            self._check()
+            alive = self._process.is_alive()
+            self._check(alive)
+            if not alive:
+                return False
             try:
-                self._batches.put((created, updated, when), timeout=1.0)
+                self._batches.put(item, timeout=0.5)
             except queue.Full:
                 self._poll()
+                if time.monotonic() > deadline:
+                    raise OrgSyncError(f"the writer process took no batch in {_WRITER_FINISH_SECONDS:.0f} s") from None
                 continue
+            return True
+
+    def send(self, created: list[dict[str, Any]], updated: list[dict[str, Any]], when: datetime) -> bool:
+        """Queue a batch for the process (waiting while four are queued); False if it was given up.
+
+        Raises OrgSyncError when the process failed (see :meth:`usable`).
+        """
+        if self._given_up or self._closed:
+            return False
+        if self._put((created, updated, when)):
             self._sent += 1
-            return
+            return True
+        self._give_up(f"ended before the sync was done (exit code {self._process.exitcode})")
+        return False
 
     def finish(self) -> int:
-        """Wait until every sent batch is written; return the rows written by the process."""
-        self._batches.put(None)
+        """Wait until every sent batch is written, then stop the process; return the rows it wrote.
+
+        On an error (a failed batch, batches left unwritten, no end in ``_WRITER_FINISH_SECONDS``) the
+        process is stopped and OrgSyncError raised.
+        """
+        if self._given_up:
+            return self.written
+        if self._closed:
+            raise OrgSyncError("the writer process was stopped before the sync finished")
+        if self._sent == 0:
+            # It wrote nothing: stop it now rather than wait for it to finish opening the app.
+            self.abandon(wait=0)
+            return 0
         deadline = time.monotonic() + _WRITER_FINISH_SECONDS
-        while self._answered < self._sent:
-            self._check()
-            try:
-                kind, value = self._results.get(timeout=1.0)
-            except queue.Empty:
+        try:
+            self._none_sent = self._put(None)
+            while self._answered < self._sent:
+                self._check()
                 if time.monotonic() > deadline:
-                    self.abandon()
-                    raise OrgSyncError("the writer process did not finish in time") from None
-                if not self._process.is_alive():
-                    self._poll()
-                    self._check()
-                    if self._answered < self._sent:
-                        raise OrgSyncError("the writer process ended with batches unwritten; sync again") from None
-                continue
-            self._take(kind, value)
-        self._check()
-        self._process.join(10)
-        self._close_queues()
+                    raise OrgSyncError(f"the writer process did not finish in {_WRITER_FINISH_SECONDS:.0f} s")
+                try:
+                    kind, value = self._results.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                self._take(kind, value)
+        except BaseException:
+            self.abandon(wait=0)
+            raise
+        self.abandon(wait=10)  # it read the closing None: it ends by itself
         return self.written
 
-    def _close_queues(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._batches.close()
-            self._results.close()
-
-    def _give_up(self) -> None:
+    def _give_up(self, why: str) -> None:
+        log.warning("the org-sync writer process %s; writing in this process", why)
         self._given_up = True
-        self.abandon()
+        self.abandon(wait=0)
 
-    def abandon(self) -> None:
-        """Stop the process without waiting for queued batches (the run failed or gave it up)."""
+    def abandon(self, wait: float = 5.0) -> None:
+        """Stop the process, giving it ``wait`` seconds to end by itself, and release its queues.
+
+        Batches still queued are not written (a run that failed, or a process given up); a batch
+        being written when the process is terminated rolls back.
+        """
         if self._closed:
             return
-        with contextlib.suppress(Exception):
-            self._batches.put_nowait(None)
-        self._process.join(5)
+        self._closed = True
+        if wait > 0:
+            if not self._none_sent:
+                with contextlib.suppress(Exception):
+                    self._batches.put_nowait(None)
+            self._process.join(wait)
         if self._process.is_alive():
-            self._process.terminate()  # mid-batch: that batch's transaction rolls back
+            self._process.terminate()
             self._process.join(5)
-        self._close_queues()
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+        self._release_queues()
+
+    def _release_queues(self) -> None:
+        """Close both queues; batches the process never read are read back and dropped.
+
+        This process's feeder thread may be blocked writing a batch into the pipe nobody reads any
+        more: reading the pipe lets it finish, so it ends (and nothing waits for it at exit).
+        """
+        with contextlib.suppress(Exception):
+            self._poll()  # the process has ended: did it read the closing None?
+        if not self._child_closed:
+            deadline = time.monotonic() + 2.0
+            with contextlib.suppress(Exception):
+                while time.monotonic() < deadline:
+                    self._batches.get(timeout=0.05)
+        self._batches.cancel_join_thread()  # whatever is still unsent is dropped, never waited for
+        self._batches.close()
+        self._results.close()
 
 
 def _upsert_members(store: OrgStore, created: list[dict[str, Any]], updated: list[dict[str, Any]],

@@ -20,20 +20,26 @@ class TokenCache(Protocol):
         """Return the live value stored under name, or None."""
         ...
 
-    def set(self, name: str, value: Any, ttl: float | None = None) -> None:
+    # The TTL is passed by position (jitlite's caches name that parameter ``ts``, JitAi's name), and
+    # set/delete may answer something (jitlite's caches return a bool), so those caches conform too.
+    def set(self, name: str, value: Any, ttl: float | None = None, /) -> object:
         """Store value under name, expiring after ttl seconds (never when None)."""
         ...
 
-    def add(self, name: str, value: Any, ttl: float | None = None) -> bool:
+    def add(self, name: str, value: Any, ttl: float | None = None, /) -> bool:
         """Store value under name only if no live value is there, atomically; return whether it stored."""
         ...
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str) -> object:
         """Remove name if present."""
         ...
 
-    def lock(self, name: str, ttl: float) -> AbstractContextManager[Any]:
-        """Return a context manager holding the named lock, held at most ttl seconds."""
+    def lock(self, name: str, ttl: float, *, timeout: float | None = 10.0) -> AbstractContextManager[Any]:
+        """Return a context manager holding the named lock, held at most ttl seconds.
+
+        Entering it waits at most ``timeout`` seconds for the lock (0: one try, None: no limit) and
+        raises ``TimeoutError`` (or a subclass) when the lock stays taken.
+        """
         ...
 
 
@@ -92,13 +98,19 @@ class LocalTokenCache:
         with self._guard:
             self._data.pop(name, None)
 
-    def lock(self, name: str, ttl: float) -> AbstractContextManager[None]:
-        """Return a context manager holding the named lock, waiting at most ttl seconds for it."""
+    def lock(self, name: str, ttl: float, *, timeout: float | None = 10.0) -> AbstractContextManager[None]:
+        """Return a context manager holding the named lock, waiting at most timeout seconds for it.
+
+        ``timeout`` 0 tries once and None waits without limit. ``ttl`` is not enforced: the lock lives
+        in this process, so its holder's ``with`` block always releases it, even on an exception.
+        """
+        if timeout is not None and not timeout >= 0:
+            raise ValueError(f"lock timeout must be None or a number >= 0, got {timeout!r}")
         with self._guard:
             lock = self._locks.get(name)
             if lock is None:
                 lock = self._locks[name] = threading.Lock()
-        return self._hold(lock, name, ttl)
+        return self._hold(lock, name, timeout)
 
     def __len__(self) -> int:
         with self._guard:
@@ -110,9 +122,9 @@ class LocalTokenCache:
 
     @staticmethod
     @contextmanager
-    def _hold(lock: threading.Lock, name: str, ttl: float) -> Iterator[None]:
-        if not lock.acquire(timeout=max(ttl, 0.0)):
-            raise TimeoutError(f"lock {name!r} still held after {ttl} s")
+    def _hold(lock: threading.Lock, name: str, timeout: float | None) -> Iterator[None]:
+        if not lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise TimeoutError(f"lock {name!r} still held after {timeout:g} s")
         try:
             yield
         finally:

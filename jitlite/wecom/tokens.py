@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import random
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..runtime import clock as runtime_clock
 from .cache import LocalTokenCache, TokenCache
@@ -23,14 +23,6 @@ _PREFIX = "jitlite:wecom"
 _KINDS = frozenset({"corp", "proxy_corp", "third_corp", "suite", "provider", "wechat"})
 _WAIT_FIRST = 0.002  # seconds before a waiter first re-reads the cache; doubles up to _WAIT_MAX
 _WAIT_MAX = 0.05
-
-
-def _supports_lock_timeout(cache: TokenCache) -> bool:
-    """Tell whether cache.lock takes a ``timeout`` (jitlite's caches do), so a waiter can try without blocking."""
-    try:
-        return "timeout" in inspect.signature(cache.lock).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 @dataclass(frozen=True)
@@ -129,44 +121,35 @@ class TokenManager:
         if token is not None:
             return token
         lock_name = credential.cache_key + ":lock"
-        if not _supports_lock_timeout(self.cache):
-            return self._refresh_blocking(credential, lock_name, fetch)
         deadline = time.monotonic() + self.lock_wait
         pause = _WAIT_FIRST
         while True:
-            lock: Any = self.cache.lock(lock_name, self.lock_ttl, timeout=0)  # type: ignore[call-arg]
-            try:
-                lock.acquire()
-            except TimeoutError:
-                pass
-            else:
-                try:
+            # Every pass reads the cache first (above, or after the pause below) and then tries the
+            # lock once without waiting, so the lock (a write on SQLite, a round trip on Redis) is
+            # touched only while no token is stored: once one is, waiters return without it.
+            with ExitStack() as held:
+                if self._try_lock(held, lock_name, timeout=0):
                     return self._fetch_unless_cached(credential, fetch)
-                finally:
-                    lock.release()
-            token = self._cached(credential)
-            if token is not None:
-                return token
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             time.sleep(min(pause, remaining))  # real time: the injected sleep is the API backoff's
             pause = min(pause * 2, _WAIT_MAX)
-        token = self._cached(credential)
+            token = self._cached(credential)
+            if token is not None:
+                return token
+        token = self._cached(credential)  # the holder may have stored it just as the wait ran out
         if token is not None:
             return token
         raise self._wait_error(credential)
 
-    def _refresh_blocking(self, credential: Credential, lock_name: str, fetch: TokenFetcher) -> str:
-        """Refresh under a lock that takes no timeout (an in-process lock waits at most lock_wait)."""
+    def _try_lock(self, held: ExitStack, lock_name: str, *, timeout: float) -> bool:
+        """Enter the named lock into held, waiting at most timeout; return False if it stayed taken."""
         try:
-            with self.cache.lock(lock_name, self.lock_wait):
-                return self._fetch_unless_cached(credential, fetch)
-        except TimeoutError as exc:
-            token = self._cached(credential)
-            if token is not None:
-                return token
-            raise self._wait_error(credential) from exc
+            held.enter_context(self.cache.lock(lock_name, self.lock_ttl, timeout=timeout))
+        except TimeoutError:  # jitlite's LockTimeout is one; only the acquisition is inside this try
+            return False
+        return True
 
     def _fetch_unless_cached(self, credential: Credential, fetch: TokenFetcher) -> str:
         token = self._cached(credential)  # another worker may have refreshed meanwhile
@@ -189,7 +172,9 @@ class TokenManager:
         if token is None:
             self.cache.delete(key)
             return
-        with self.cache.lock(key + ":lock", self.lock_ttl):
+        with ExitStack() as held:
+            if not self._try_lock(held, key + ":lock", timeout=self.lock_wait):
+                raise self._wait_error(credential)
             entry = self.cache.get(key)
             if isinstance(entry, dict) and entry.get("token") == token:
                 self.cache.delete(key)

@@ -130,6 +130,9 @@ def test_gunicorn_workers_asking_for_an_expired_token_cause_one_gettoken(kind: s
             url = f"http://127.0.0.1:{port}/"
             wait_for(lambda: _answers(url) or server.poll() is not None, 30, "gunicorn to start")
             assert server.poll() is None
+            # The first worker answers before the others have loaded the app: the trials start once
+            # several do, so that the stampede really spans processes.
+            wait_for(lambda: len({a["pid"] for a in _stampede(url, THREADS)}) > 1, 30, "several workers to answer")
             for trial in range(3):
                 _expire_all(shared, namespace)
                 sandbox.state.clear_request_log()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from jitlite.cache import MemoryCache, MemoryStore, SqliteCache
 from jitlite.wecom import LocalTokenCache, MemoryTicketStore, TicketStore, TokenCache
 
 
@@ -68,10 +70,49 @@ def test_lock_is_mutually_exclusive_per_name() -> None:
         pass
 
 
-def test_lock_wait_is_bounded() -> None:
+def test_lock_wait_is_bounded_by_its_timeout_not_its_ttl() -> None:
     cache = LocalTokenCache()
-    with cache.lock("held", ttl=5), pytest.raises(TimeoutError), cache.lock("held", ttl=0.05):
-        pass
+    with cache.lock("held", ttl=5):
+        began = time.monotonic()
+        with (
+            pytest.raises(TimeoutError, match=r"'held' still held after 0\.05 s"),
+            cache.lock("held", 0.01, timeout=0.05),
+        ):
+            pass
+        assert 0.04 <= time.monotonic() - began < 1.0
+        with pytest.raises(TimeoutError, match="after 0 s"), cache.lock("held", ttl=60, timeout=0):  # one try
+            pass
+
+
+def test_lock_without_timeout_waits_for_the_holder() -> None:
+    cache = LocalTokenCache()
+    holder = cache.lock("held", ttl=5)
+    holder.__enter__()
+    release = threading.Timer(0.05, holder.__exit__, (None, None, None))
+    release.start()
+    try:
+        with cache.lock("held", ttl=5, timeout=None):
+            pass
+    finally:
+        release.join()
+
+
+def test_lock_rejects_a_negative_timeout() -> None:
+    with pytest.raises(ValueError, match="timeout must be None or a number >= 0"):
+        LocalTokenCache().lock("x", 5, timeout=-1)
+
+
+def test_jitlite_caches_satisfy_the_protocol(tmp_path: Path) -> None:
+    sqlite = SqliteCache(tmp_path / "cache.db", "protocol")
+    try:
+        # A typed list: the type checker holds jitlite's caches to the protocol's signatures too.
+        caches: list[TokenCache] = [MemoryCache("protocol", store=MemoryStore()), sqlite]
+        for cache in caches:
+            assert isinstance(cache, TokenCache)
+            with cache.lock("l", 5, timeout=0), pytest.raises(TimeoutError), cache.lock("l", 5, timeout=0):
+                pass
+    finally:
+        sqlite.close()
 
 
 def test_add_stores_only_over_a_missing_or_expired_value(clock: Any) -> None:

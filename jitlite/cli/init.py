@@ -57,10 +57,11 @@ def scaffold_app(folder: Path, app_id: str | None = None, title: str | None = No
     """Write a new app into `folder` (created if missing); raise FileExistsError if an app is there already."""
     from cryptography.fernet import Fernet
 
-    from ..runtime.names import check_full_name
+    from ..runtime.layers import APP_ID_PATTERN
 
-    check_full_name(LOGIN_ELEMENT)
     app_id = app_id or _app_id(folder.resolve())
+    if not re.fullmatch(APP_ID_PATTERN, app_id):
+        raise ValueError(f"an appId is an identifier, or orgId.appName, not {app_id!r}")
     taken = [name for name in ("app.json", "jitlite.toml", "auths") if (folder / name).exists()]
     if taken:
         raise FileExistsError(f"{folder} already holds {', '.join(taken)}: jitlite init never overwrites an app; "
@@ -109,12 +110,12 @@ def init(folder: Path, app_id: str | None, title: str | None) -> None:
     """Make a new app in DIR: app.json, a WeCom login element, jitlite.toml with a new key, .gitignore."""
     from . import console
 
-    if app_id is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?", app_id):
-        raise click.BadParameter("an appId is an identifier, or orgId.appName", param_hint="--app-id")
     try:
         written = scaffold_app(folder, app_id, title)
     except FileExistsError as exc:
         raise click.ClickException(str(exc)) from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--app-id") from None
     for path in written:
         console.print(f"wrote {path}", markup=False)
     where = "" if folder.resolve() == Path.cwd() else f" --app {folder}"

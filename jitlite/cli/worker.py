@@ -8,11 +8,10 @@ from pathlib import Path
 import click
 
 from ..tasks.config import APP_VARIABLE
+from .appopt import app_options
 
 __all__ = ["beat", "worker"]
 
-_APP = click.option("--app", "app_path", default=".", show_default=True, metavar="APP",
-                    type=click.Path(file_okay=False, path_type=Path), help="The app folder.")
 _BROKER = click.option("--broker", default=None, metavar="URL",
                        help="The broker URL (default: JITLITE_BROKER_URL or CELERY_BROKER_URL).")
 
@@ -29,7 +28,7 @@ def _celery(app_path: Path, broker: str | None) -> object:
 
 
 @click.command("worker", context_settings={"ignore_unknown_options": True})
-@_APP
+@app_options()
 @_BROKER
 @click.option("--concurrency", "-c", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: one per CPU).")
@@ -45,7 +44,7 @@ def worker(app_path: Path, broker: str | None, concurrency: int | None, loglevel
 
 
 @click.command("beat", context_settings={"ignore_unknown_options": True})
-@_APP
+@app_options()
 @_BROKER
 @click.option("--loglevel", "-l", default="INFO", show_default=True)
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)

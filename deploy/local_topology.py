@@ -94,20 +94,20 @@ class Topology:
         (self.app_dir / "jitlite.toml").write_text("\n".join(lines) + "\n")
 
     def _create_schema(self) -> None:
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(self.pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {self.schema}")
-        engine.dispose()
+        self._execute(f"CREATE SCHEMA {self.schema}")
 
     def _drop_schema(self) -> None:
-        import sqlalchemy as sa
+        self._execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
-        engine = sa.create_engine(self.pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
-        engine.dispose()
+    def _execute(self, sql: str) -> None:
+        from jitlite.storage.engine import create_pg_engine
+
+        engine = create_pg_engine(self.pg_url)
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(sql)
+        finally:
+            engine.dispose()
 
     # -- processes ---------------------------------------------------------------------------------
 

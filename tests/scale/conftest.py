@@ -6,7 +6,6 @@ instead under ``CI=true``, where ``.ci/services`` starts them.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,21 +14,13 @@ from typing import Any
 import pytest
 
 from ..conftest import DEMO_APP
+from ..topology import local_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
 CALLBACKS = "auths.loginTypes.QywxProxyType.QywxProxyCallbackModel"
 
 
-def _load_topology() -> Any:
-    spec = importlib.util.spec_from_file_location("jitlite_local_topology", ROOT / "deploy" / "local_topology.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-local_topology = _load_topology()
 
 
 def need(variable: str) -> str:

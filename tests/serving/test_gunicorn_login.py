@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,16 +26,11 @@ from jitlite.types.caches.MemoryType import MemoryCacheType
 from jitlite.web.serving import shared_state_warnings
 
 from ..conftest import DEMO_APP, ROOT
+from ..topology import local_topology
 
 PROXY = "auths.QywxProxyTemp"
 SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
 LOGINS = 8
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def need_gunicorn() -> None:
@@ -80,7 +74,7 @@ def test_qr_logins_under_two_gunicorn_workers_with_the_default_cache(
         tmp_path: Path, sandbox_server: SandboxServer) -> None:
     need_gunicorn()
     root = write_app(tmp_path / "app", sandbox_server.url)
-    port = free_port()
+    port = local_topology.free_port()
     env = {**os.environ, "JITLITE_APP": str(root), "JITLITE_BIND": f"127.0.0.1:{port}",
            "JITLITE_WORKERS": "2", "JITLITE_THREADS": "4"}
     gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],

@@ -20,9 +20,9 @@ _LIMIT = 1000  # records listed at most (newest first); --limit changes it
 
 def _inboxes(app: App) -> dict[str, str]:
     """Return the services that keep callback records → their record models (one per login Type receiving callbacks)."""
-    from ..web.directory import LoginDirectory
+    from ..meta.auths import callback_inboxes
 
-    return LoginDirectory(app).callback_inboxes()
+    return callback_inboxes(app)
 
 
 def _services(app: App) -> list[Any]:

@@ -54,12 +54,15 @@ __all__ = [
     "NotACorpMember",
     "RegistrationClosed",
     "UnknownUser",
+    "callback_inboxes",
+    "login_type_class",
     "sort_corps",
 ]
 
 log = logging.getLogger("jitlite.auths")
 
 AUTH_SERVICE = "auths.services.AuthService"
+LOGIN_META = "auths.loginTypes.Meta"
 WECOM = "wecom"
 WECHAT = "wechat"
 #: Provider codes are short (WeCom's and WeChat's are 32 to 64 characters); longer ones are refused unread.
@@ -285,7 +288,7 @@ class LoginType(Element):
     def corpList(self, userId: str, first: str | None = None) -> list[dict[str, Any]]:
         """Return the corps the user may enter after this login: those of every active WeCom login element."""
         corps: dict[str, dict[str, Any]] = {}
-        for name in sorted(self.app.instancesOf("auths.loginTypes.Meta")):
+        for name in sorted(self.app.instancesOf(LOGIN_META)):
             if name == self.fullName or not self._serves_corps(name):
                 continue
             try:
@@ -300,12 +303,25 @@ class LoginType(Element):
 
     def _serves_corps(self, name: str) -> bool:
         """Tell from its Type's class, without building it, whether a login element serves WeCom corps."""
-        type_spec = self.app.spec(name).type_spec
-        if type_spec is None:
-            return False
-        found = self.getElement(type_spec.full_name)
-        cls = found if isinstance(found, type) else type(found)
-        return issubclass(cls, LoginType) and cls.servesCorps
+        cls = login_type_class(self.app, name)
+        return cls is not None and cls.servesCorps
+
+
+def login_type_class(app: Any, name: str) -> type[LoginType] | None:
+    """Return the class of a login element's Type (imported, not built); None if it is no LoginType."""
+    type_spec = app.spec(name).type_spec
+    found = None if type_spec is None else app.getElement(type_spec.full_name)
+    return found if isinstance(found, type) and issubclass(found, LoginType) else None
+
+
+def callback_inboxes(app: Any) -> dict[str, str]:
+    """Return the callback service → record model fullNames of the app's login Types (nothing is built)."""
+    inboxes: dict[str, str] = {}
+    for name in sorted(app.instancesOf(LOGIN_META)):
+        cls = login_type_class(app, name)
+        if cls is not None and cls.callbackServiceName:
+            inboxes.setdefault(cls.callbackServiceName, cls.callbackModelName)
+    return inboxes
 
 
 def sort_corps(corps: list[dict[str, Any]], first: str | None) -> list[dict[str, Any]]:

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from ..runtime.app import App
 
 __all__ = [
-    "INBOX_SERVICES",
     "PROCESS_CALLBACKS",
     "RECONCILE",
     "SWEEP_CALLBACKS",
@@ -47,8 +46,6 @@ log = logging.getLogger("jitlite.tasks")
 RECONCILE = "jitlite.reconcile"
 SWEEP_CALLBACKS = "jitlite.sweep_callbacks"
 SYNC_CORP = "jitlite.sync_corp"
-#: Services that own a callback inbox, swept by beat.
-INBOX_SERVICES = ("auths.loginTypes.QywxProxyType.services.QywxProxyAuthService",)
 _MAX_TASK_IDS = 1000  # record ids one process_callbacks task may carry (the runner sends at most 400)
 
 _app_lock = threading.Lock()
@@ -94,12 +91,10 @@ def process_callbacks(element: str, record_ids: list[int]) -> int:
 
 def sweep_callbacks() -> int:
     """Re-send records whose lease expired or that nobody picked up; return how many."""
+    from ..meta.auths import callback_inboxes
+
     app = worker_app()
-    taken = 0
-    for element in INBOX_SERVICES:
-        if app.instancesOf(element.rsplit(".services.", 1)[0]):
-            taken += int(_service_inbox(app, element).sweep())
-    return taken
+    return sum(int(_service_inbox(app, service).sweep()) for service in callback_inboxes(app))
 
 
 def sync_corp(corpFullName: str, corpId: str, authFullName: str | None = None) -> dict[str, Any]:

@@ -8,13 +8,12 @@ from typing import Any
 
 from werkzeug.exceptions import NotFound
 
-from jitlite.meta.auths import LoginType
+from jitlite.meta.auths import LOGIN_META, LoginType, callback_inboxes, login_type_class
 from jitlite.runtime.app import App
 from jitlite.runtime.errors import LoginInactive
 
 __all__ = ["LOGIN_META", "LoginDirectory", "LoginListing"]
 
-LOGIN_META = "auths.loginTypes.Meta"
 _NO_SUCH_LOGIN = "no active login element has this name"
 
 
@@ -65,9 +64,7 @@ class LoginDirectory:
 
     def type_class(self, name: str) -> type[LoginType] | None:
         """Return the class of a login element's Type (imported, not built); None if it is no LoginType."""
-        type_spec = self.app.spec(name).type_spec
-        found = None if type_spec is None else self.app.getElement(type_spec.full_name)
-        return found if isinstance(found, type) and issubclass(found, LoginType) else None
+        return login_type_class(self.app, name)
 
     def login_types(self) -> list[type[LoginType]]:
         """Return the distinct Type classes of the app's login elements, in the order of their elements."""
@@ -97,8 +94,4 @@ class LoginDirectory:
 
     def callback_inboxes(self) -> dict[str, str]:
         """Return the callback service → record model fullNames of the app's login Types."""
-        inboxes: dict[str, str] = {}
-        for cls in self.login_types():
-            if cls.callbackServiceName:
-                inboxes.setdefault(cls.callbackServiceName, cls.callbackModelName)
-        return inboxes
+        return callback_inboxes(self.app)

@@ -301,7 +301,7 @@ class QywxProxyAuthService(Service):
 
         Never sooner than twice the timestamp window: until then a replay must still find its record.
         """
-        window = float(self.app.settings.get("callbackTimestampWindow", 300) or 0)
+        window = max((instance.crypto.timestamp_window for instance in self.instances()), default=0)
         keep = max(timedelta(days=1), timedelta(seconds=2 * window))
         return int(self.records.deleteByFilter(Q(infoType="suite_ticket", status="done",
                                                  receivedAt__lt=clock.utc_now() - keep)))

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_ELEMENT_SETTING",
     "KNOWN_SETTINGS",
     "Setting",
+    "read_setting",
     "register_setting",
     "setting_problems",
 ]
@@ -38,12 +39,36 @@ class Setting:
     name: str
     kinds: tuple[type, ...]
     description: str
+    choices: tuple[str, ...] = ()  # the values allowed, when only a few are
+    minimum: float | None = None  # the least number allowed
+    positive: bool = False  # numbers must be above 0
+    unit: str = ""  # what a number counts ("seconds")
 
     def accepts(self, value: Any) -> bool:
         """Tell whether value has one of the accepted types (true/false is not a number here)."""
         if isinstance(value, bool):
             return bool in self.kinds
         return isinstance(value, self.kinds)
+
+    @property
+    def requirement(self) -> str:
+        """Return what a value must be, in words."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        words = self.kind_words
+        if self.unit:
+            words = f"a number of {self.unit}" if words in ("a number", "a whole number or a number") else \
+                f"{words} of {self.unit}"
+        if self.positive:
+            return f"{words} > 0"
+        return words if self.minimum is None else f"{words} >= {self.minimum:g}"
+
+    def problem(self, value: Any) -> str | None:
+        """Return what is wrong with a value of this setting, or None."""
+        fine = self.accepts(value) and (not self.choices or value in self.choices)
+        if fine and isinstance(value, (int, float)) and not isinstance(value, bool):
+            fine = not (self.positive and value <= 0) and not (self.minimum is not None and value < self.minimum)
+        return None if fine else f"setting {self.name!r} must be {self.requirement}"
 
     @property
     def kind_words(self) -> str:
@@ -56,10 +81,22 @@ class Setting:
 KNOWN_SETTINGS: dict[str, Setting] = {}
 
 
-def register_setting(name: str, kinds: tuple[type, ...], description: str) -> Setting:
-    """Declare a setting jitlite reads; return it."""
-    setting = KNOWN_SETTINGS[name] = Setting(name, kinds, description)
+def register_setting(name: str, kinds: tuple[type, ...], description: str, **limits: Any) -> Setting:
+    """Declare a setting jitlite reads (``limits``: choices, minimum, positive, unit); return it."""
+    setting = KNOWN_SETTINGS[name] = Setting(name, kinds, description, **limits)
     return setting
+
+
+def read_setting(settings: Mapping[str, Any], name: str, default: Any) -> Any:
+    """Return a registered setting's value (or default), checked as at start-up; raise ValueError naming the fix.
+
+    Values set in the process (``App.configure``) skip the start-up check; this catches them.
+    """
+    value = settings.get(name, default)
+    problem = KNOWN_SETTINGS[name].problem(value)
+    if problem is not None:
+        raise ValueError(f"{problem}, not {value!r}; fix it in app.json settings or jitlite.toml [settings]")
+    return value
 
 
 register_setting("wecomBaseUrl", (str,), "base URL of the WeCom server API (default https://qyapi.weixin.qq.com)")
@@ -73,14 +110,18 @@ register_setting("callbackTimestampWindow", (int,), "seconds a callback's timest
 register_setting("qywxProviderCorpId", (str,), "the provider corp id, accepted as a callback receive-id")
 register_setting("sessionTtlSeconds", (dict,), 'session lifetime in seconds per platform, e.g. {"web": 86400}')
 register_setting("callbackLeaseSeconds", (int, float),
-                 "seconds a worker's claim on a callback lasts before another worker may resume it")
+                 "seconds a worker's claim on a callback lasts before another worker may resume it",
+                 positive=True, unit="seconds")
 register_setting("callbackSweepSeconds", (int, float),
-                 "how often callbacks whose lease expired are looked for, in seconds (0 turns it off)")
+                 "how often callbacks whose lease expired are looked for, in seconds (0 turns it off)",
+                 minimum=0, unit="seconds")
 register_setting("taskQueue", (str,),
                  'where callbacks and organisation syncs run: "thread" (in process, the default) or "celery" '
-                 "(a Celery worker; the broker comes from JITLITE_BROKER_URL or CELERY_BROKER_URL)")
+                 "(a Celery worker; the broker comes from JITLITE_BROKER_URL or CELERY_BROKER_URL)",
+                 choices=("thread", "celery"))
 register_setting("reconcileSeconds", (int, float),
-                 "how often Celery beat reconciles every organisation, in seconds (default 3600; 0 turns it off)")
+                 "how often Celery beat reconciles every organisation, in seconds (default 3600; 0 turns it off)",
+                 minimum=0, unit="seconds")
 register_setting("loginStateTtlSeconds", (int, float), "seconds an OAuth state issued by a login stays valid")
 register_setting("loginStateLimit", (int,), "OAuth states kept per login element at most (the oldest go first)")
 register_setting("orgSyncConcurrency", (int,), "WeCom requests an organisation sync makes at once")
@@ -108,9 +149,10 @@ def setting_problems(settings: Mapping[str, Any], label: str, path: str, prefix:
         where = f"{prefix}.{name}"
         known = KNOWN_SETTINGS.get(name)
         if known is not None:
-            if not known.accepts(value):
-                problems.append(Problem(label, path, f"setting {name!r} must be {known.kind_words}",
-                                        f"give {name} {known.kind_words} ({known.description})", where=where))
+            problem = known.problem(value)
+            if problem is not None:
+                problems.append(Problem(label, path, problem, f"give {name} {known.requirement} ({known.description})",
+                                        where=where))
             continue
         meant = misspelling_of(name, KNOWN_SETTINGS)
         if meant is not None:

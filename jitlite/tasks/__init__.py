@@ -22,6 +22,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..meta.inbox import DEFAULT_LEASE_SECONDS, DEFAULT_SWEEP_SECONDS
+from ..runtime.settings import read_setting
 from .config import APP_VARIABLE, broker_url, queue_name, reconcile_seconds
 from .runner import PROCESS_CALLBACKS, CeleryRunner, inbox_runner
 
@@ -146,7 +148,7 @@ def make_celery(path: str | os.PathLike[str] | None = None, broker: str | None =
 
     app = worker_app(path)
     settings = app.settings
-    sweep = float(settings.get("callbackSweepSeconds", 60.0))
+    sweep = float(read_setting(settings, "callbackSweepSeconds", DEFAULT_SWEEP_SECONDS))
     every = reconcile_seconds(settings)
     url = broker or broker_url(app.envVars)
     queue = queue_name(app.envVars)
@@ -159,7 +161,8 @@ def make_celery(path: str | os.PathLike[str] | None = None, broker: str | None =
         broker_connection_retry_on_startup=True, task_default_queue=queue,
         # A message taken by a worker that vanished returns to the queue after this long; the lease
         # sweep usually gets there first.
-        broker_transport_options={"visibility_timeout": float(settings.get("callbackLeaseSeconds", 300.0)) * 2},
+        broker_transport_options={"visibility_timeout": 2 * float(read_setting(
+            settings, "callbackLeaseSeconds", DEFAULT_LEASE_SECONDS))},
         beat_schedule={
             **({"reconcile-organisations": {"task": RECONCILE, "schedule": every,
                                                     "options": {"queue": queue}}} if every else {}),

@@ -6,11 +6,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..runtime.settings import read_setting
+
 __all__ = [
     "APP_VARIABLE",
     "BROKER_VARIABLES",
     "DEFAULT_RECONCILE_SECONDS",
-    "QUEUES",
     "QUEUE_VARIABLE",
     "broker_url",
     "queue_name",
@@ -20,7 +21,6 @@ __all__ = [
 
 APP_VARIABLE = "JITLITE_APP"  # the app folder a Celery worker or beat serves
 BROKER_VARIABLES = ("JITLITE_BROKER_URL", "CELERY_BROKER_URL")  # first one set wins
-QUEUES = ("thread", "celery")
 QUEUE_VARIABLE = "JITLITE_CELERY_QUEUE"  # the Celery queue an app's tasks go to (apps sharing a broker differ here)
 DEFAULT_QUEUE_NAME = "jitlite"
 DEFAULT_RECONCILE_SECONDS = 3600.0  # WeCom's id-only contact events need a full reconciliation this often
@@ -28,11 +28,7 @@ DEFAULT_RECONCILE_SECONDS = 3600.0  # WeCom's id-only contact events need a full
 
 def queue_of(settings: Mapping[str, Any]) -> str:
     """Return the setting ``taskQueue`` ("thread", the default, or "celery"); raise ValueError naming the fix."""
-    queue = settings.get("taskQueue", "thread")
-    if queue not in QUEUES:
-        raise ValueError(f"setting taskQueue must be one of {', '.join(QUEUES)}, not {queue!r}; "
-                         "fix it in app.json settings or jitlite.toml [settings]")
-    return str(queue)
+    return str(read_setting(settings, "taskQueue", "thread"))
 
 
 def broker_url(variables: Mapping[str, Any] | None = None) -> str:
@@ -47,11 +43,7 @@ def broker_url(variables: Mapping[str, Any] | None = None) -> str:
 
 def reconcile_seconds(settings: Mapping[str, Any]) -> float:
     """Return the setting ``reconcileSeconds`` (how often beat reconciles every corp; 0 turns it off)."""
-    value = settings.get("reconcileSeconds", DEFAULT_RECONCILE_SECONDS)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"setting reconcileSeconds must be a number of seconds >= 0 (0 turns it off), not {value!r}; "
-                         "fix it in app.json settings or jitlite.toml [settings]")
-    return float(value)
+    return float(read_setting(settings, "reconcileSeconds", DEFAULT_RECONCILE_SECONDS))
 
 
 def queue_name(variables: Mapping[str, Any] | None = None) -> str:

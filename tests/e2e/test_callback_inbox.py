@@ -234,7 +234,7 @@ def test_retry_refuses_a_live_lease_and_takes_an_expired_one(open_app: Callable[
                                              ("callbackLeaseSeconds", "5m"), ("callbackSweepSeconds", True)])
 def test_lease_settings_are_checked(open_app: Callable[..., jitlite.App], name: str, value: Any) -> None:
     app = open_app(**{name: value})
-    with pytest.raises(ElementBuildError, match=f"setting {name} must be a number of seconds"):
+    with pytest.raises(ElementBuildError, match=f"setting '{name}' must be a number of seconds"):
         app.getElement(SERVICE)
 
 

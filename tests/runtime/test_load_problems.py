@@ -182,6 +182,18 @@ def test_misspelt_and_mistyped_settings(fixture_app: Callable[[str], Path]) -> N
     # "reportRecipients", far from every known setting, is the app's own: no problem.
 
 
+def test_settings_out_of_their_range_fail_at_start_up(make_app: Callable[..., Path]) -> None:
+    root = make_app({})
+    (root / "jitlite.toml").write_text('[settings]\ntaskQueue = "rq"\ncallbackLeaseSeconds = 0\n'
+                                       'reconcileSeconds = -5\ncallbackSweepSeconds = 0\n')
+    by_where = {p.where: p for p in problems_of(root)}
+    assert set(by_where) == {"settings.taskQueue", "settings.callbackLeaseSeconds", "settings.reconcileSeconds"}
+    assert by_where["settings.taskQueue"].message == "setting 'taskQueue' must be one of thread, celery"
+    assert by_where["settings.callbackLeaseSeconds"].message == (
+        "setting 'callbackLeaseSeconds' must be a number of seconds > 0")
+    assert by_where["settings.reconcileSeconds"].fix.startswith("give reconcileSeconds a number of seconds >= 0 (")
+
+
 def test_misspelt_settings_in_jitlite_toml(make_app: Callable[..., Path]) -> None:
     root = make_app({})
     (root / "jitlite.toml").write_text('[settings]\nwecomBaseURL = "http://127.0.0.1:9"\n\n[setings]\nx = 1\n')

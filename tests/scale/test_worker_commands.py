@@ -24,10 +24,10 @@ from .conftest import SERVICE
 def test_the_queue_settings_are_registered_and_checked() -> None:
     assert {"taskQueue", "reconcileSeconds"} <= set(KNOWN_SETTINGS)
     assert queue_of({}) == "thread" and queue_of({"taskQueue": "celery"}) == "celery"
-    with pytest.raises(ValueError, match=r'setting taskQueue must be one of thread, celery, not \'rq\'; fix it in '
-                                         r'app.json settings or jitlite.toml \[settings\]'):
+    with pytest.raises(ValueError, match=r"setting 'taskQueue' must be one of thread, celery, not 'rq'; fix it in "
+                                         r"app.json settings or jitlite.toml \[settings\]"):
         queue_of({"taskQueue": "rq"})
-    with pytest.raises(ValueError, match="setting reconcileSeconds must be a number of seconds >= 0"):
+    with pytest.raises(ValueError, match="setting 'reconcileSeconds' must be a number of seconds >= 0"):
         reconcile_seconds({"reconcileSeconds": -1})
     assert broker_url({"CELERY_BROKER_URL": "redis://b/2", "JITLITE_BROKER_URL": "redis://a/1"}) == "redis://a/1"
 

@@ -39,6 +39,7 @@ from jitlite.meta.routes import ADMIN, PUBLIC, ApiFunction, ApiFunctions
 from jitlite.meta.services import Service
 from jitlite.runtime import clock
 from jitlite.runtime.errors import AuthError, CorpNotAuthorized
+from jitlite.runtime.settings import read_setting
 from jitlite.storage import ConstraintError, Q, Row
 from jitlite.tasks.runner import inbox_runner
 from jitlite.types.auths.services.AuthService import PLATFORMS
@@ -100,8 +101,8 @@ class QywxProxyAuthService(Service):
         }
         self.inbox = CallbackInbox(
             self.records, self._handle, name="qywx-proxy-callbacks",
-            lease_seconds=self._seconds_setting("callbackLeaseSeconds", DEFAULT_LEASE_SECONDS, positive=True),
-            sweep_seconds=self._seconds_setting("callbackSweepSeconds", DEFAULT_SWEEP_SECONDS, positive=False),
+            lease_seconds=self._seconds_setting("callbackLeaseSeconds", DEFAULT_LEASE_SECONDS),
+            sweep_seconds=self._seconds_setting("callbackSweepSeconds", DEFAULT_SWEEP_SECONDS),
             runner=inbox_runner(self.app, self.fullName),  # settings taskQueue: in process, or Celery
             coalesce=self._superseded, purge=self._purge_old_tickets, summary_fields=_BATCH_FIELDS)
         try:
@@ -112,13 +113,11 @@ class QywxProxyAuthService(Service):
         if resumed:
             log.info("resuming %d callback record(s) left pending or with an expired lease", resumed)
 
-    def _seconds_setting(self, name: str, default: float, *, positive: bool) -> float:
-        value = self.app.settings.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (positive and value == 0):
-            bound = "> 0" if positive else ">= 0 (0 turns it off)"
-            raise ValueError(f"{self.fullName}: setting {name} must be a number of seconds {bound}, not {value!r}; "
-                             "fix it in app.json settings or jitlite.toml [settings]")
-        return float(value)
+    def _seconds_setting(self, name: str, default: float) -> float:
+        try:
+            return float(read_setting(self.app.settings, name, default))
+        except ValueError as exc:
+            raise ValueError(f"{self.fullName}: {exc}") from None
 
     # -- which login elements ------------------------------------------------------------------
 

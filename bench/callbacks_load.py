@@ -4,7 +4,8 @@ Two modes, each against a baseline measured in the same run with the same load g
 Flask app that verifies and decrypts with wechatpy and answers ``success`` storing nothing.
 
 ``--embedded``: one process, the app's embedded defaults (SQLite database and cache, callbacks
-processed on the in-process runner), driven through Flask's test client. Prints
+processed on the in-process runner), driven through Flask's test client, with suite tickets only
+(the commonest callback, stored without a disk sync and coalesced in batches). Prints
 ``{"bench": "callbacks_embedded", "per_s", "baseline_per_s", "ratio", ...}``.
 
 Default (full) mode: the sandbox's pusher encrypts the callbacks (mixed suite tickets, contact
@@ -179,7 +180,8 @@ def embedded(count: int, dup: float, shuffle: float) -> dict[str, Any]:
     return {"bench": "callbacks_embedded", "per_s": round(per_s, 1), "baseline_per_s": round(baseline, 1),
             "ratio": round(per_s / baseline, 3), "p50_ms": round(statistics.median(latencies) * 1000, 2),
             "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
-            "processed_per_s": round(count / (seconds + drained), 1), "deliveries": len(deliveries), **checks}
+            "processed_per_s": round(count / (seconds + drained), 1), "deliveries": len(deliveries),
+            "mix": "suite_ticket", **checks}
 
 
 # -- full mode: gunicorn + PostgreSQL + Redis + Celery --------------------------------------------
@@ -329,7 +331,7 @@ def full(count: int, dup: float, shuffle: float, concurrency: int) -> dict[str, 
             "over_1s": sum(1 for x in latencies if x > 1.0), "redelivered": redelivered,
             "processed_per_s": round(count / processed_seconds, 1), "failed_handlers": failed,
             "deliveries": len(deliveries), "cpu_ms_per_callback": cpu, "baseline_cpu_ms_per_callback": bare_cpu,
-            "lost": checks["lost"],
+            "lost": checks["lost"], "not_done": checks["not_done"],
             "duplicates_processed": checks["duplicates_processed"] + checks["duplicates_recorded"]}
 
 
@@ -367,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     from_full = full(args.count, args.dup, args.shuffle, args.concurrency)
     _report(from_full, ("bench", "per_s", "baseline_per_s", "ratio", "p99_ms", "processed_per_s", "lost",
                         "duplicates_processed"))
-    return 1 if failed or from_full["lost"] or from_full["duplicates_processed"] else 0
+    # Correctness fails the run; timings (over_1s, p99) are reported, not asserted.
+    failed += [name for name in ("lost", "duplicates_processed", "not_done", "failed_handlers") if from_full[name]]
+    return 1 if failed else 0
 
 
 def _report(result: dict[str, Any], keys: tuple[str, ...]) -> None:

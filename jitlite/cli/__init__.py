@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..runtime.app import App
-from ..runtime.errors import ElementBuildError, ElementLoadError, ElementNotFound, InvalidElementName, Problem
+from ..runtime.errors import ElementLoadError, ElementNotFound, InvalidElementName, Problem
 from .appopt import app_options, resolve_app
 
 __all__ = ["main"]
@@ -82,13 +82,7 @@ def check(app_path: Path, as_json: bool) -> None:
         else:
             err_console.print(str(exc), markup=False)
         sys.exit(1)
-    problems: list[dict[str, str]] = []
-    for spec in app.specs():
-        try:
-            app._class_of(spec)  # what checkClasses does, keeping which element failed
-        except ElementBuildError as exc:
-            problems.append({"element": spec.full_name, "file": str(spec.folder), "field": "",
-                             "message": str(exc), "fix": "fix the element's code (the message names the cause)"})
+    problems = [_problem_json(problem) for problem in app.classProblems()]
     specs = app.specs()
     instances = sum(1 for s in specs if s.kind == "instance")
     if as_json:

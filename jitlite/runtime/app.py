@@ -21,7 +21,7 @@ from typing import Any, TypeVar, overload
 from . import importer, logredact
 from .classes import INIT_FILE, exported_class, import_class_name, missing_class_text
 from .element import Element
-from .errors import AppClosed, ElementBuildError, ElementNotFound, ElementTypeError, JitliteError
+from .errors import AppClosed, ElementBuildError, ElementNotFound, ElementTypeError, JitliteError, Problem
 from .index import AppIndex, build_index, schema_of
 from .layers import ElementSpec
 from .names import check_full_name, suggest
@@ -253,13 +253,18 @@ class App:
 
     def checkClasses(self) -> list[str]:
         """Import the class of every element; return one message per element that cannot be built."""
-        failures = []
+        return [problem.message for problem in self.classProblems()]
+
+    def classProblems(self) -> list[Problem]:
+        """Import the class of every element; return a Problem (element, folder, why) per one that cannot be built."""
+        problems = []
         for spec in self.specs():
             try:
                 self._class_of(spec)
             except ElementBuildError as exc:
-                failures.append(str(exc))
-        return failures
+                problems.append(Problem(spec.full_name, str(spec.folder), str(exc),
+                                        "fix the element's code (the message names the cause)"))
+        return problems
 
     def activate(self) -> None:
         """Make short element imports (``from corps.X import Y``) resolve through this app."""

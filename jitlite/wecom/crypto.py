@@ -326,7 +326,9 @@ class WeComCrypto:
 
         With ``remember_nonce`` (the default) a replayed nonce raises ReplayedNonce and the nonce is
         spent here. A caller that must persist the message before the nonce counts as used (so that a
-        failed store leaves WeCom's identical retry acceptable) passes False, then calls
+        failed store leaves WeCom's identical retry acceptable) passes False and guards against replays
+        itself: by the stored message (the signature binds nonce and timestamp to the payload, so a
+        replay is the same payload; the proxy service's callback records do this), or by calling
         :meth:`nonce_seen` before storing and :meth:`remember_nonce` after committing.
         """
         limit = self.max_body_bytes

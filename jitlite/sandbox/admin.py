@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from jitlite.sandbox._web import EXTENSION, json_response, sandbox_state
-from jitlite.sandbox.callbacks import UrlCheck, verify_url
+from jitlite.sandbox.callbacks import UrlCheck
 from jitlite.sandbox.errors import ApiError, SandboxError
 
 __all__ = ["bp", "record_url_check", "url_checks"]
@@ -129,12 +129,10 @@ def set_callback_url(suite_id: str) -> Response:
     for value in urls.values():
         if not isinstance(value, str) or not value.startswith(("http://", "https://")):
             raise SandboxError("callback URLs must be http(s) URLs")
-    checks = {key: verify_url(url, suite.token, suite.encoding_aes_key, suite.suite_id, timeout=float(timeout),
-                              transport=state.push_transport) for key, url in urls.items()}
-    with state.lock:
-        kept = url_checks().setdefault(suite_id, [])
-        kept.extend(checks.values())
-        del kept[:-_URL_CHECKS_KEPT]
+    checks = {key: state.pusher.verify_url(url, suite.token, suite.encoding_aes_key, suite.suite_id,
+                                           timeout=float(timeout)) for key, url in urls.items()}
+    for check in checks.values():
+        record_url_check(current_app, suite_id, check)
     answer = {key: check.to_dict() for key, check in checks.items()}
     if not all(check.ok for check in checks.values()):
         failed = "; ".join(f"{c.url}: {c.error}" for c in checks.values() if not c.ok)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from jitlite.runtime import clock
 from jitlite.sandbox.models import PushRecord
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ __all__ = [
     "department_fields",
     "info_xml",
     "member_fields",
-    "verify_url",
 ]
 
 Field = tuple[str, "str | int"]
@@ -164,6 +164,25 @@ def _encryptor(token: str, encoding_aes_key: str) -> _Encryptor:
     return WeComCrypto(token, encoding_aes_key)
 
 
+_ECHO_ANSWER_LIMIT = 1024  # an echostr answer is a short number; read no more than this of it
+
+
+@dataclass(frozen=True)
+class UrlCheck:
+    """The outcome of WeCom's URL verification (a GET with an encrypted echostr) against one callback URL."""
+
+    url: str
+    ok: bool
+    status: int | None
+    error: str | None
+    elapsed: float
+    time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the check as JSON-ready values."""
+        return asdict(self)
+
+
 class Pusher:
     """Encrypt and POST pushes, retrying like WeCom, and record every attempt."""
 
@@ -176,7 +195,7 @@ class Pusher:
         retries: int = 3,
         backoff: float = 1.0,
         transport: httpx.BaseTransport | None = None,
-        envelope_time: Callable[[], float] = time.time,
+        envelope_time: Callable[[], float] = clock.now,
     ) -> None:
         self.record = record
         self.sandbox_time = sandbox_time
@@ -212,14 +231,20 @@ class Pusher:
             waiter.wait(self.backoff * 2 ** (attempt - 1))
         return False
 
-    def _attempt(self, push: Push, attempt: int) -> bool:
-        assert push.url is not None
-        crypto = _encryptor(push.token, push.encoding_aes_key)
+    def _signed(self, token: str, encoding_aes_key: str, plaintext: str,
+                receive_id: str) -> tuple[str, dict[str, str]]:
+        """Encrypt `plaintext` to `receive_id`; return it with the signed query WeCom sends alongside."""
+        crypto = _encryptor(token, encoding_aes_key)
         timestamp = str(int(self.envelope_time()))
         nonce = str(secrets.randbelow(10**10))
-        encrypted = crypto.encrypt(push.plaintext, push.receive_id)
+        encrypted = crypto.encrypt(plaintext, receive_id)
         query = {"msg_signature": crypto.signature(timestamp, nonce, encrypted),
                  "timestamp": timestamp, "nonce": nonce}
+        return encrypted, query
+
+    def _attempt(self, push: Push, attempt: int) -> bool:
+        assert push.url is not None
+        encrypted, query = self._signed(push.token, push.encoding_aes_key, push.plaintext, push.receive_id)
         body = _xml([("ToUserName", push.to_user), ("Encrypt", encrypted), ("AgentID", push.agent_id)])
         status: int | None = None
         answer: str | None = None
@@ -250,6 +275,38 @@ class Pusher:
                                suite_id=push.suite_id, corp_id=push.corp_id, error=error,
                                elapsed=elapsed, plaintext=push.plaintext, body=body, query=query))
         return ok
+
+    def verify_url(self, url: str, token: str, encoding_aes_key: str, receive_id: str, *,
+                   timeout: float = 5.0) -> UrlCheck:
+        """Verify a callback URL as WeCom does before saving it: GET it with an encrypted echostr; pass if
+        it answers the decrypted echostr, byte for byte, with HTTP 200.
+        """
+        echo = str(secrets.randbelow(10**18))
+        encrypted, query = self._signed(token, encoding_aes_key, echo, receive_id)
+        status: int | None = None
+        error: str | None = None
+        started = time.monotonic()
+        try:
+            target = httpx.URL(url).copy_merge_params({**query, "echostr": encrypted})
+            with httpx.Client(transport=self.transport, timeout=timeout) as client, \
+                    client.stream("GET", target) as response:
+                status = response.status_code
+                answer = b""
+                for chunk in response.iter_bytes():
+                    answer += chunk
+                    if len(answer) > _ECHO_ANSWER_LIMIT:
+                        break
+            if status != 200:
+                error = f"answered HTTP {status}, not 200"
+            elif answer != echo.encode("ascii"):
+                error = "did not answer the decrypted echostr (check the Token and EncodingAESKey the app uses)"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # an in-process receiver that crashes would have answered 500 over a network
+            _log.warning("the receiver of the URL verification of %s raised", url, exc_info=True)
+            error = f"{type(exc).__name__}: {exc}"
+        return UrlCheck(url=url, ok=error is None, status=status, error=error, elapsed=time.monotonic() - started,
+                        time=self.envelope_time())
 
 
 class TicketThread:
@@ -287,59 +344,3 @@ class TicketThread:
                 _log.exception("the sandbox could not push suite tickets")
             if self._stop.wait(self.interval):
                 break
-
-
-_ECHO_ANSWER_LIMIT = 1024  # an echostr answer is a short number; read no more than this of it
-
-
-@dataclass(frozen=True)
-class UrlCheck:
-    """The outcome of WeCom's URL verification (a GET with an encrypted echostr) against one callback URL."""
-
-    url: str
-    ok: bool
-    status: int | None
-    error: str | None
-    elapsed: float
-    time: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the check as JSON-ready values."""
-        return asdict(self)
-
-
-def verify_url(url: str, token: str, encoding_aes_key: str, receive_id: str, *, timeout: float = 5.0,
-               transport: httpx.BaseTransport | None = None, now: Callable[[], float] = time.time) -> UrlCheck:
-    """Verify a callback URL as WeCom does before saving it: GET it with an encrypted echostr; pass if it answers
-    the decrypted echostr, byte for byte, with HTTP 200.
-    """
-    crypto = _encryptor(token, encoding_aes_key)
-    echo = str(secrets.randbelow(10**18))
-    timestamp = str(int(now()))
-    nonce = str(secrets.randbelow(10**10))
-    encrypted = crypto.encrypt(echo, receive_id)
-    query = {"msg_signature": crypto.signature(timestamp, nonce, encrypted), "timestamp": timestamp,
-             "nonce": nonce, "echostr": encrypted}
-    status: int | None = None
-    error: str | None = None
-    started = time.monotonic()
-    try:
-        with httpx.Client(transport=transport, timeout=timeout) as client, \
-                client.stream("GET", httpx.URL(url).copy_merge_params(query)) as response:
-            status = response.status_code
-            answer = b""
-            for chunk in response.iter_bytes():
-                answer += chunk
-                if len(answer) > _ECHO_ANSWER_LIMIT:
-                    break
-        if status != 200:
-            error = f"answered HTTP {status}, not 200"
-        elif answer != echo.encode("ascii"):
-            error = "did not answer the decrypted echostr (check the Token and EncodingAESKey the app uses)"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    except Exception as exc:  # an in-process receiver that crashes would have answered 500 over a network
-        _log.warning("the receiver of the URL verification of %s raised", url, exc_info=True)
-        error = f"{type(exc).__name__}: {exc}"
-    return UrlCheck(url=url, ok=error is None, status=status, error=error, elapsed=time.monotonic() - started,
-                    time=now())

@@ -17,7 +17,6 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from jitlite.sandbox import defaults, index
 from jitlite.sandbox.admin import record_url_check
 from jitlite.sandbox.app import create_sandbox
-from jitlite.sandbox.callbacks import verify_url
 from jitlite.sandbox.errors import SandboxError
 from jitlite.sandbox.orgdata import generate_org, load_org
 from jitlite.sandbox.state import SandboxState
@@ -90,7 +89,7 @@ class SandboxServer:
 def _verify_at_start(flask_app: Flask, state: SandboxState, url: str, base: str) -> None:
     """Verify the default suite's --callback-url as WeCom would, and say how it went (the app may start later)."""
     suite = state.suite(defaults.DEFAULT_SUITE_ID)
-    check = verify_url(url, suite.token, suite.encoding_aes_key, suite.suite_id, transport=state.push_transport)
+    check = state.pusher.verify_url(url, suite.token, suite.encoding_aes_key, suite.suite_id)
     record_url_check(flask_app, suite.suite_id, check)
     if check.ok:
         print(f"callback URL {url} verified (echostr)", file=sys.stderr)

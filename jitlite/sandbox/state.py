@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -21,6 +20,7 @@ from typing import Any, Literal
 
 import httpx
 
+from jitlite.runtime import clock as runtime_clock
 from jitlite.sandbox import defaults
 from jitlite.sandbox.callbacks import (
     Push,
@@ -115,7 +115,7 @@ class SandboxState:
         push_retries: int = 3,
         push_backoff: float = 1.0,
         push_transport: httpx.BaseTransport | None = None,
-        envelope_time: Callable[[], float] = time.time,
+        envelope_time: Callable[[], float] | None = None,
         log_size: int = 10_000,
     ) -> None:
         self.lock = threading.RLock()
@@ -129,7 +129,7 @@ class SandboxState:
         self.ticket_interval = ticket_interval
         self.pusher = Pusher(self._record_push, self.clock.now, timeout=push_timeout,
                              retries=push_retries, backoff=push_backoff, transport=push_transport,
-                             envelope_time=envelope_time)
+                             envelope_time=envelope_time or runtime_clock.now)
         self._tokens: dict[str, IssuedToken] = {}
         self._current_tokens: dict[tuple[Any, ...], str] = {}
         self._login_codes: dict[str, LoginCode] = {}

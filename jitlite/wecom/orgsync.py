@@ -191,10 +191,9 @@ def member_status(value: Any) -> str:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = value if type(value) is str else str(value)
-    return text or None
+    if type(value) is str:  # WeCom's JSON: checked first, as a sync calls this several times per member
+        return value or None
+    return None if value is None else str(value) or None
 
 
 def _ids(values: Any) -> list[str]:
@@ -206,18 +205,20 @@ def _ids(values: Any) -> list[str]:
 
 
 def _leads(flags: Any) -> bool:
-    """Tell whether per-department leader flags (a list, or WeCom's comma-separated text) hold a 1."""
+    """Tell whether per-department leader flags (a list, or WeCom's comma-separated text) hold a nonzero one."""
     if not flags:
         return False
-    if isinstance(flags, str):
-        flags = flags.split(",")
-    return any(int(flag) for flag in flags)
+    try:
+        # map, not a generator: a sync calls this once per member.
+        return any(map(int, flags.split(",") if isinstance(flags, str) else flags))
+    except (TypeError, ValueError):
+        raise ValueError(f"leader flags (is_leader_in_dept) are numbers such as 0 or 1; got {flags!r}") from None
 
 
 def member_row(member: Mapping[str, Any], corpFullName: str, corpId: str) -> dict[str, Any]:
     """Return the CorpMember row (without userId and updatedAt) for a WeCom member record."""
-    # A sync maps every member of the org through here, so the common case (WeCom's JSON: text,
-    # lists of numbers) takes inline paths; anything else goes through the helpers.
+    # A sync maps every member of the org through here, so department lists (WeCom's JSON: a list of
+    # numbers) take an inline path; anything else goes through the helpers.
     get = member.get
     member_id = get("userid") or get("UserId")
     if not member_id:
@@ -228,7 +229,7 @@ def member_row(member: Mapping[str, Any], corpFullName: str, corpId: str) -> dic
     raw_depts = get("department")
     depts = list(map(str, raw_depts)) if type(raw_depts) is list else _ids(raw_depts)
     flags = get("is_leader_in_dept")
-    is_leader = (1 in flags or "1" in flags) if type(flags) is list else _leads(flags)
+    is_leader = _leads(flags)
     raw_status = get("status")
     if type(raw_status) is int and raw_status in _STATUS_OF:
         status_number: int | None = raw_status
@@ -244,17 +245,17 @@ def member_row(member: Mapping[str, Any], corpFullName: str, corpId: str) -> dic
     gender = get("gender")
     return {
         "memberId": member_id,
-        "name": (name if type(name) is str else _text(name)) or member_id,
-        "nick": (alias or None) if type(alias) is str else _text(alias),
-        "phone": (mobile or None) if type(mobile) is str else _text(mobile),
+        "name": _text(name) or member_id,
+        "nick": _text(alias),
+        "phone": _text(mobile),
         "email": _text(email) or _text(biz_mail),
-        "photo": (avatar or None) if type(avatar) is str else _text(avatar),
+        "photo": _text(avatar),
         "gender": int(gender) if gender else 0,
-        "position": (position or None) if type(position) is str else _text(position),
+        "position": _text(position),
         "deptIds": depts,
         "mainDeptId": _text(main) if main not in (None, 0, "0") else (depts[0] if depts else None),
         "isLeader": is_leader,
-        "openUserId": (open_id or None) if type(open_id) is str else _text(open_id),
+        "openUserId": _text(open_id),
         "wecomStatus": status_number,
         "status": status,
         "corpFullName": corpFullName,

@@ -26,6 +26,19 @@ def test_member_rows_from_wecom_records() -> None:
         member_row({"name": "nobody"}, "corps.X", "ww1")
 
 
+@pytest.mark.parametrize(("flags", "expected"), [
+    ([0, 1], True), ([0, 0], False), ([], False), (None, False), (["0", "1"], True), ("0,1", True), ("0,0", False),
+    ([2], True), (["2"], True), ("2", True)])
+def test_leader_flags_from_a_list_or_text_read_alike(flags: object, expected: bool) -> None:
+    assert member_row({"userid": "x", "is_leader_in_dept": flags}, "corps.X", "ww1")["isLeader"] is expected
+
+
+@pytest.mark.parametrize("flags", [["yes"], "yes", [0, "x"], [None], 5])
+def test_leader_flags_that_are_not_numbers_are_refused(flags: object) -> None:
+    with pytest.raises(ValueError, match=r"leader flags \(is_leader_in_dept\) are numbers"):
+        member_row({"userid": "x", "is_leader_in_dept": flags}, "corps.X", "ww1")
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     ("active", "active"), ("offline", "offline"), (1, "active"), ("1", "active"), (2, "offline"),
     ("2", "offline"), (4, "active"), (5, "offline")])

@@ -7,12 +7,16 @@ from typing import Any
 
 import httpx
 import pytest
+from flask import Flask, request
+from wechatpy.enterprise.crypto import WeChatCrypto
 
+from jitlite.sandbox import Clock, SandboxState
 from jitlite.sandbox.defaults import (
     DEFAULT_CORP_ID,
     DEFAULT_ENCODING_AES_KEY,
     DEFAULT_SUITE_ID,
     DEFAULT_SUITE_SECRET,
+    DEFAULT_SUITE_TOKEN,
 )
 from jitlite.sandbox.testing import RecordingReceiver, Sandbox
 
@@ -166,3 +170,39 @@ def test_admin_errors_answer_400(admin: httpx.Client, path: str, body: dict[str,
 def test_admin_rejects_a_body_that_is_not_an_object(admin: httpx.Client) -> None:
     response = admin.post("/sandbox/providers", content=b"[1, 2]", headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and "JSON object" in response.json()["error"]
+
+
+ENVELOPE_TIME = 1_600_000_000
+
+
+def test_url_checks_and_pushes_share_the_envelope_clock() -> None:
+    """A sandbox built with its own envelope clock signs URL verifications with it, as it signs pushes."""
+    crypto = WeChatCrypto(DEFAULT_SUITE_TOKEN, DEFAULT_ENCODING_AES_KEY, DEFAULT_SUITE_ID)
+    timestamps: list[tuple[str, str]] = []
+    receiver = Flask("receiver")
+
+    @receiver.get("/cb")
+    def verify() -> str:
+        timestamps.append(("GET", request.args["timestamp"]))
+        echo: str = crypto.check_signature(request.args["msg_signature"], request.args["timestamp"],
+                                           request.args["nonce"], request.args["echostr"])
+        return echo
+
+    @receiver.post("/cb")
+    def push() -> str:
+        timestamps.append(("POST", request.args["timestamp"]))
+        return "success"
+
+    with SandboxState.with_defaults(clock=Clock(frozen=True), push_backoff=0.0,
+                                    envelope_time=lambda: ENVELOPE_TIME + 0.5) as state:
+        sandbox = Sandbox.start(state)
+        sandbox.route_pushes_to(receiver)
+        with sandbox.client() as admin:
+            path = f"/sandbox/suites/{DEFAULT_SUITE_ID}/callback-url"
+            answer = admin.post(path, json={"callback_url": "https://app.test/cb"})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["checks"]["callback_url"]["time"] == ENVELOPE_TIME + 0.5
+            state.push_suite_ticket(DEFAULT_SUITE_ID)
+            assert timestamps == [("GET", str(ENVELOPE_TIME)), ("POST", str(ENVELOPE_TIME))]
+            [kept] = admin.get(path).json()["checks"]
+            assert (kept["url"], kept["ok"], kept["status"]) == ("https://app.test/cb", True, 200)

@@ -1,10 +1,13 @@
-"""deploy/local_topology.py loaded as a module (it is a script beside the deployment files, not a package)."""
+"""The scale-out topology for the tests: deploy/local_topology.py loaded as a module, and its packages."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,3 +21,13 @@ def _load() -> Any:
 
 
 local_topology = _load()
+
+
+def need_modules(*modules: str) -> None:
+    """Skip unless these packages are installed (fail under CI=true, where they must be)."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {', '.join(missing)} is not installed (pip install -e '.[dev]')", pytrace=False)
+    pytest.skip(f"{', '.join(missing)} is not installed")

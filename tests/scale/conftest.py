@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ..conftest import DEMO_APP
-from ..topology import local_topology
+from ..topology import local_topology, need_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
@@ -35,13 +35,7 @@ def need(variable: str) -> str:
 
 def need_celery() -> None:
     """Skip without Celery and gunicorn installed (fail under CI=true)."""
-    try:
-        import celery  # noqa: F401
-        import gunicorn  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but celery/gunicorn are not installed (pip install -e '.[dev]')", pytrace=False)
-        pytest.skip("celery or gunicorn is not installed")
+    need_modules("celery", "gunicorn")
 
 
 @pytest.fixture

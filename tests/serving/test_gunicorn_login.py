@@ -26,20 +26,11 @@ from jitlite.types.caches.MemoryType import MemoryCacheType
 from jitlite.web.serving import shared_state_warnings
 
 from ..conftest import DEMO_APP, ROOT
-from ..topology import local_topology
+from ..topology import local_topology, need_modules
 
 PROXY = "auths.QywxProxyTemp"
 SERVICE = "auths.loginTypes.QywxProxyType.services.QywxProxyAuthService"
 LOGINS = 8
-
-
-def need_gunicorn() -> None:
-    try:
-        import gunicorn  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but gunicorn is not installed (pip install 'jitlite[celery]')", pytrace=False)
-        pytest.skip("gunicorn is not installed")
 
 
 @pytest.fixture
@@ -72,7 +63,7 @@ def wait_done(root: Path, info_type: str, deadline: float) -> None:
 @pytest.mark.slow
 def test_qr_logins_under_two_gunicorn_workers_with_the_default_cache(
         tmp_path: Path, sandbox_server: SandboxServer) -> None:
-    need_gunicorn()
+    need_modules("gunicorn")
     root = write_app(tmp_path / "app", sandbox_server.url)
     port = local_topology.free_port()
     env = {**os.environ, "JITLITE_APP": str(root), "JITLITE_BIND": f"127.0.0.1:{port}",

@@ -679,7 +679,7 @@ class Json(_JsonField):
 
 
 class Secret(_Text):
-    """Text stored encrypted with Fernet; decrypted on read, never filterable or orderable."""
+    """Text stored encrypted (AES-256-GCM-SIV, see ``SecretBox``); decrypted on read, never filterable or orderable."""
 
     secret = True
     lookups = frozenset()

@@ -868,7 +868,9 @@ class _Compiler:
             return sa.extract(lookup, instant) == cond.value
         if lookup in ("in", "nin"):
             values = [self.value(field, v, cond) for v in cond.value if v is not None]
-            matched = column.in_(values)
+            # One expanding parameter for the list: SQLAlchemy would otherwise coerce each value
+            # into an expression of its own, which dominates the cost of a claim over a batch of ids.
+            matched = column.in_(sa.bindparam(None, values, type_=column.type, expanding=True))
             if None in cond.value:
                 matched = sa.or_(matched, column.is_(None))
             return matched if lookup == "in" else _is_not_true(matched)

@@ -34,7 +34,7 @@ def test_default_database_is_sqlite_in_app_data(make_app: Callable[..., Path]) -
     assert "the-permanent-code" not in repr(row)
     database = root / "appData" / "jitlite.sqlite3"
     [(stored,)] = sqlite3.connect(database).execute("SELECT permanentCode FROM jit_qywx_proxy_auth").fetchall()
-    assert stored.startswith("gAAAA") and "the-permanent-code" not in stored  # encrypted at rest
+    assert stored.startswith("j2.") and "the-permanent-code" not in stored  # encrypted at rest
     assert sqlite3.connect(database).execute("PRAGMA journal_mode").fetchone() == ("wal",)
     # A restart (a new App on the same folder, same generated key) reads it back.
     again = jitlite.App(root, environ={}).getElement(PROXY_MODEL)

@@ -1,8 +1,10 @@
-"""Secrets at rest: Fernet-encrypted Secret fields, key rotation and the errors around keys."""
+"""Secrets at rest: sealed Secret fields (AES-256-GCM-SIV; Fernet tokens of earlier versions still read), key rotation
+and the errors around keys."""
 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -50,6 +52,32 @@ def test_box_round_trip_and_rotation() -> None:
         SecretBox(new).decrypt("not a token")
 
 
+def test_values_stored_as_fernet_tokens_by_earlier_versions_still_read_and_rotate_to_the_current_format() -> None:
+    key = SecretBox.generate_key()
+    legacy = Fernet(key).encrypt(b"perm-code").decode()
+    box = SecretBox(key)
+    assert box.decrypt(legacy) == "perm-code"
+    rotated = box.rotate(legacy)
+    assert rotated.startswith("j2.") and box.decrypt(rotated) == "perm-code"
+    # The sealing key is derived from the configured one, not the bytes Fernet uses: a Fernet
+    # token made with another key is refused, as is a sealed value under another key.
+    with pytest.raises(SecretKeyError, match="cannot be decrypted"):
+        SecretBox(SecretBox.generate_key()).decrypt(legacy)
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda t: t[:30] + ("A" if t[30] != "A" else "B") + t[31:],  # a changed byte: the tag no longer matches
+    lambda t: t[:20],  # cut short
+    lambda t: "j2.!!!not base64!!!",
+    lambda t: "j2.",
+])
+def test_an_altered_sealed_value_is_refused(tamper: Callable[[str], str]) -> None:
+    box = SecretBox(SecretBox.generate_key())
+    token = box.encrypt("the permanent code")
+    with pytest.raises(SecretKeyError, match="encrypted with another key or altered"):
+        box.decrypt(tamper(token))
+
+
 def test_box_never_shows_its_keys() -> None:
     key = SecretBox.generate_key()
     box = SecretBox(key)
@@ -94,11 +122,11 @@ def test_secrets_are_encrypted_at_rest_and_decrypted_on_read(engine: Engine) -> 
     stored = raw_codes(engine)
     assert set(stored) == {"ww1", "ww2", "ww3"}
     for corp, token in stored.items():
-        assert token is not None and "perm-code" not in token
-        assert Fernet(key).decrypt(token.encode()).decode() == f"perm-code-{corp[-1]}"
+        assert token is not None and "perm-code" not in token and token.startswith("j2.")
+        assert SecretBox(key).decrypt(token) == f"perm-code-{corp[-1]}"
     read = {row.corpId: row.permanentCode for row in auths.query()["rowDatas"]}
     assert read == {"ww1": "perm-code-1", "ww2": "perm-code-2", "ww3": "perm-code-3"}
-    # The same plaintext twice gives two ciphertexts: Fernet uses a random IV.
+    # The same plaintext twice gives two ciphertexts: every value has a random nonce.
     auths.updateByPK(created.id, {"permanentCode": "perm-code-1"})
     assert raw_codes(engine)["ww1"] != stored["ww1"]
 

@@ -89,10 +89,9 @@ class QrUrlQuery(_Input):
 
 def read_body(limit: int) -> bytes:
     """Return the request body, or raise 413 if it is longer than ``limit`` bytes (reading at most limit + 1)."""
-    too_large = RequestEntityTooLarge(f"the request body is larger than {limit} bytes")
     length = request.content_length
     if length is not None and length > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     total = 0
     try:
@@ -104,11 +103,17 @@ def read_body(limit: int) -> bytes:
                 break
             chunks.append(chunk)
             total += len(chunk)
+            if length is not None and total >= length:
+                break  # the stream ends at the declared length: no read to find its end
     except RequestEntityTooLarge:  # the app's MAX_CONTENT_LENGTH, if lower, stopped the stream first
-        raise too_large from None
+        raise _too_large(limit) from None
     if total > limit:
-        raise too_large
-    return b"".join(chunks)
+        raise _too_large(limit)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(limit: int) -> RequestEntityTooLarge:
+    return RequestEntityTooLarge(f"the request body is larger than {limit} bytes")
 
 
 def json_body(model: type[M], limit: int = JSON_BODY_LIMIT) -> M:

@@ -39,6 +39,7 @@ __all__ = [
     "create_sqlite_engine",
     "durable_write_engine",
     "ensure_schema",
+    "pg_autocommit_row",
     "sqlite_write_cursor",
     "write_engine",
     "write_transaction",
@@ -307,6 +308,40 @@ def sqlite_write_cursor(engine: Engine, *, durable: bool = False, busy_timeout: 
             pooled.close()  # back to the pool
         if held:
             mutex.release()
+
+
+def pg_autocommit_row(engine: Engine, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Run one statement on a pooled PostgreSQL connection in autocommit; return its first row, or None.
+
+    The lean path for one-statement writes made very often (a callback's store): the statement is
+    its own transaction, and SQLAlchemy's per-execution machinery, which costs the web tier about as
+    much CPU as the statement, is skipped (so are its execution events and ``echo``). The pool is
+    SQLAlchemy's, with its idle ping. A driver error comes out as SQLAlchemy's matching
+    ``DBAPIError`` subclass (``IntegrityError``, ``OperationalError``…) without the parameters,
+    and a connection that broke is invalidated rather than returned to the pool, as on
+    SQLAlchemy's own path.
+    """
+    dialect = engine.dialect
+    driver_error = dialect.loaded_dbapi.Error
+    pooled = engine.raw_connection()
+    try:
+        connection = pooled.driver_connection
+        assert connection is not None
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone() if cursor.description else None
+        finally:
+            connection.autocommit = False  # the pool's other users expect transactions
+    except driver_error as exc:
+        broken = dialect.is_disconnect(exc, pooled.dbapi_connection, None)
+        if broken:
+            pooled.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(sql, None, exc, driver_error, hide_parameters=True,
+                                         connection_invalidated=broken, dialect=dialect) from exc
+    finally:
+        pooled.close()
 
 
 def _lean_writer(engine: Engine) -> tuple[Any, dict[Any, Any]] | None:

@@ -22,6 +22,7 @@ from .engine import (
     bounded_write_engine,
     durable_write_engine,
     ensure_schema,
+    pg_autocommit_row,
     sqlite_write_cursor,
     write_engine,
     write_transaction,
@@ -423,6 +424,12 @@ class ModelManager:
         statement, sql, binds = plan
         if self._statement_writer is not None:
             try:
+                if sql is not None:
+                    # PostgreSQL: the statement compiled once and run on the driver in autocommit
+                    # (the store of every acknowledged callback, as on SQLite below).
+                    found = pg_autocommit_row(self.engine, sql, {
+                        name: values[name] if process is None else process(values[name]) for name, process in binds})
+                    return None if found is None else found[0]
                 with self._statement_writer.connect() as conn:
                     return conn.execute(statement, values).scalar()
             except sa.exc.IntegrityError as exc:
@@ -498,18 +505,23 @@ class ModelManager:
     def _absent_plan(
         self, key: tuple[str, ...], columns: tuple[str, ...]
     ) -> tuple[Any, str | None, list[tuple[str, Any]]]:
-        """Return createIfAbsent's statement for these columns and, on SQLite, its SQL and its parameters.
+        """Return createIfAbsent's statement for these columns, its SQL and its parameters.
 
-        The parameters are (column, bind processor) pairs in the order the SQL takes them.
+        The parameters are (column, bind processor) pairs, in the order the SQL takes them on
+        SQLite (positional) and by name on PostgreSQL. The SQL is None when SQLAlchemy must bind
+        the statement itself.
         """
         dialect = self.engine.dialect
         insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
         statement = (insert(self.table).on_conflict_do_nothing(index_elements=list(key))
                      .returning(self._pk_column))
-        if dialect.name != "sqlite":
+        if dialect.name not in ("sqlite", "postgresql"):
             return statement, None, []
         compiled = statement.compile(dialect=dialect, column_keys=list(columns))
-        order = tuple(compiled.positiontup or ())
+        if dialect.name == "sqlite":
+            order = tuple(compiled.positiontup or ())
+        else:  # named parameters, unless a column's name had to be escaped into another one
+            order = () if compiled.escaped_bind_names else tuple(compiled.binds)
         if sorted(order) != sorted(columns):
             return statement, None, []  # parameters other than the values: let SQLAlchemy bind them
         binds = [(name, self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in order]

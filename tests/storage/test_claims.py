@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event as sa_event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from jitlite.storage import (
     AutoInt,
+    ConstraintError,
     FieldValueError,
     Integer,
     Model,
@@ -101,6 +103,31 @@ def test_create_if_absent_refuses_bad_values_and_keys(jobs: ModelManager, engine
         Plain.bind(engine).createIfAbsent({"name": "n"})
     with pytest.raises(FieldValueError, match=r"Job\.status"):
         jobs.createIfAbsent({"queue": "q", "key": "y", "status": None})
+
+
+def test_on_postgresql_a_refused_create_is_a_constraint_error_and_a_killed_connection_is_replaced(
+        jobs: ModelManager, engine: Engine, request: pytest.FixtureRequest) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the driver-level path of createIfAbsent is PostgreSQL's")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE jobs ADD CONSTRAINT no_bad_status CHECK (status <> 'bad')")
+    with pytest.raises(ConstraintError, match="no_bad_status") as refused:
+        jobs.createIfAbsent(job("k1", status="bad"))
+    assert "secret k1" not in str(refused.value)  # the parameters (a secret's ciphertext among them) stay out
+    assert jobs.createIfAbsent(job("k1")) is not None  # the connection that refused is still good
+    # The server ends the pooled connection (a restart, a failover): that write fails as
+    # SQLAlchemy's OperationalError with the connection invalidated, and the next one gets a new
+    # connection.
+    with engine.connect() as conn:
+        [pid] = conn.exec_driver_sql("SELECT pg_backend_pid()").one()
+    with request.getfixturevalue("pg_admin").connect() as admin:  # another engine: not the pooled connection
+        admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+    with pytest.raises(sa_exc.OperationalError) as broken:
+        jobs.createIfAbsent(job("k2"))
+    assert broken.value.connection_invalidated
+    assert "secret k2" not in str(broken.value) and "k2" not in str(broken.value)
+    assert jobs.createIfAbsent(job("k2")) is not None
+    assert jobs.query(Q(key__in=["k1", "k2"]))["totalCount"] == 2
 
 
 def test_update_and_return_claims_with_an_increment_in_one_statement(jobs: ModelManager) -> None:

@@ -70,6 +70,7 @@ log = logging.getLogger("jitlite.inbox")
 
 DEFAULT_LEASE_SECONDS = 300.0  # a claim a worker neither finishes nor renews in this time is taken over
 DEFAULT_SWEEP_SECONDS = 60.0  # how often a process looks for expired leases and orphaned records
+DEFAULT_PURGE_SECONDS = 600.0  # a sweep runs the purge hook at most this often (old records are no hurry)
 RECORD_FIELDS = ("id", "payloadHash", "status", "attempts", "lastError", "note", "receivedAt", "processedAt",
                  "leaseOwner", "leaseExpiresAt")
 _ERROR_TEXT_LIMIT = 2000
@@ -233,8 +234,10 @@ class CallbackInbox:
     run (a superseded suite ticket), each with its note; they are recorded done without running.
     ``summary_fields`` names the fields read of a batch for ``coalesce`` (default: every field), so
     superseded records never have their payload read or decrypted.
-    ``purge`` deletes records no longer worth keeping and runs at each sweep. ``runner`` builds the
-    runner from the batch work function (default: :class:`ThreadRunner` with one worker).
+    ``purge`` deletes records no longer worth keeping; a sweep runs it when ``purge_seconds`` have
+    passed since it last succeeded (every sweep with 0), so its scan is not repeated every minute.
+    ``runner`` builds the runner from the batch work function (default: :class:`ThreadRunner` with
+    one worker).
     ``sweep_seconds`` of 0 turns the periodic sweep off (leases are still renewed). With a runner
     whose queue is elsewhere (Celery), no process sweeps on its own: one sweeper for all (beat's
     ``jitlite.sweep_callbacks``) re-sends what is stale, instead of every web and worker process.
@@ -251,12 +254,15 @@ class CallbackInbox:
         runner: Callable[[Callable[[list[int]], None]], InboxRunner] | None = None,
         coalesce: Callable[[list[Row]], Mapping[int, str]] | None = None,
         purge: Callable[[], int] | None = None,
+        purge_seconds: float = DEFAULT_PURGE_SECONDS,
         summary_fields: list[str] | None = None,
     ) -> None:
         if not lease_seconds > 0:
             raise ValueError(f"{name}: the lease must be a positive number of seconds, not {lease_seconds!r}")
         if not sweep_seconds >= 0:
             raise ValueError(f"{name}: the sweep interval must be >= 0 seconds (0 turns it off), not {sweep_seconds!r}")
+        if not purge_seconds >= 0:
+            raise ValueError(f"{name}: the purge interval must be >= 0 seconds (0: every sweep), not {purge_seconds!r}")
         table = getattr(getattr(records, "manager", records), "model", None)
         fields = getattr(table, "__fields__", None)
         if table is not None and fields is not None:
@@ -272,6 +278,8 @@ class CallbackInbox:
         self.handle = handle
         self.coalesce = coalesce
         self.purge = purge
+        self.purge_seconds = purge_seconds
+        self._purge_due = 0.0  # runtime-clock time from which the next sweep purges
         self.summary_fields = None if summary_fields is None else sorted({"id", *summary_fields})
         self.name = name
         self.lease = timedelta(seconds=lease_seconds)
@@ -568,9 +576,16 @@ class CallbackInbox:
     def _purge(self) -> None:
         if self.purge is None:
             return
+        now = clock.now()
+        with self._lock:
+            if now < self._purge_due:
+                return
+            self._purge_due = now + self.purge_seconds  # a concurrent sweep does not purge too
         try:
             purged = self.purge()
-        except Exception as exc:  # keeping old records a while longer harms nothing
+        except Exception as exc:  # keeping old records a while longer harms nothing; the next sweep tries again
+            with self._lock:
+                self._purge_due = 0.0
             log.warning("%s: could not purge old records (%s)", self.name, _first_line(exc))
             return
         if purged:

@@ -356,7 +356,7 @@ def test_a_coalesce_hook_that_fails_runs_every_record(make_inbox: Callable[..., 
         f"handled <xml>{i}</xml>" for i in range(3)]
 
 
-def test_each_sweep_purges_with_the_types_hook_and_survives_its_failure(
+def test_a_sweep_purges_with_the_types_hook_at_most_every_purge_interval_and_survives_its_failure(
         make_inbox: Callable[..., CallbackInbox], deliveries: ModelManager) -> None:
     calls: list[int] = []
 
@@ -366,13 +366,28 @@ def test_each_sweep_purges_with_the_types_hook_and_survives_its_failure(
             raise RuntimeError("database is locked")
         return deliveries.deleteByFilter("Q(status='done')")
 
-    inbox = make_inbox(purge=purge)
-    inbox.accept(delivery("<xml>old</xml>"))
-    assert inbox.wait_idle(10)
-    inbox.sweep()  # the failing purge is logged; the sweep goes on
-    assert deliveries.query()["totalCount"] == 1
-    inbox.sweep()
-    assert deliveries.query()["totalCount"] == 0 and len(calls) == 2
+    moved = {"now": 1_800_000_000.0}
+    with clock.use_clock(lambda: moved["now"]):
+        inbox = make_inbox(purge=purge, purge_seconds=600)
+        inbox.accept(delivery("<xml>old</xml>"))
+        assert inbox.wait_idle(10)
+        inbox.sweep()  # the failing purge is logged; the sweep goes on
+        assert deliveries.query()["totalCount"] == 1
+        inbox.sweep()  # a failed purge is tried again at the next sweep
+        assert deliveries.query()["totalCount"] == 0 and len(calls) == 2
+        inbox.accept(delivery("<xml>newer</xml>"))
+        assert inbox.wait_idle(10)
+        moved["now"] += 599
+        inbox.sweep()  # purged less than the interval ago: not again
+        assert deliveries.query()["totalCount"] == 1 and len(calls) == 2
+        moved["now"] += 1
+        inbox.sweep()
+        assert deliveries.query()["totalCount"] == 0 and len(calls) == 3
+
+
+def test_a_negative_purge_interval_is_refused(deliveries: ModelManager) -> None:
+    with pytest.raises(ValueError, match="purge interval must be >= 0 seconds"):
+        CallbackInbox(deliveries, lambda row: None, purge_seconds=-1)
 
 
 class _Idle(QueueRunner):

@@ -296,7 +296,8 @@ class QywxProxyAuthService(Service):
         return "suite_ticket stored"
 
     def _purge_old_tickets(self) -> int:
-        """Delete suite_ticket records done over a day ago (one comes every ten minutes; run at each sweep).
+        """Delete suite_ticket records done over a day ago (one comes every ten minutes; the inbox runs this
+        at a sweep, every ten minutes at most).
 
         Never sooner than twice the timestamp window: until then a replay must still find its record.
         """

@@ -78,6 +78,20 @@ def test_an_altered_sealed_value_is_refused(tamper: Callable[[str], str]) -> Non
         box.decrypt(tamper(token))
 
 
+def test_a_cryptography_build_without_aes_gcm_siv_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    from jitlite.storage import secrets
+
+    def unsupported(key: bytes) -> None:
+        raise UnsupportedAlgorithm("AES-GCM-SIV is not supported by this version of OpenSSL")
+
+    monkeypatch.setattr(secrets, "AESGCMSIV", unsupported)
+    with pytest.raises(SecretKeyError, match=r"lacks AES-GCM-SIV .* install cryptography from PyPI's wheels") as caught:
+        SecretBox(SecretBox.generate_key())
+    assert caught.value.__cause__ is None
+
+
 def test_box_never_shows_its_keys() -> None:
     key = SecretBox.generate_key()
     box = SecretBox(key)

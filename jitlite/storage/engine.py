@@ -39,7 +39,7 @@ __all__ = [
     "create_sqlite_engine",
     "durable_write_engine",
     "ensure_schema",
-    "pg_autocommit_row",
+    "pg_autocommit_rows",
     "sqlite_write_cursor",
     "write_engine",
     "write_transaction",
@@ -310,8 +310,8 @@ def sqlite_write_cursor(engine: Engine, *, durable: bool = False, busy_timeout: 
             mutex.release()
 
 
-def pg_autocommit_row(engine: Engine, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    """Run one statement on a pooled PostgreSQL connection in autocommit; return its first row, or None.
+def pg_autocommit_rows(engine: Engine, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run one statement on a pooled PostgreSQL connection in autocommit; return the rows it returned.
 
     The lean path for one-statement writes made very often (a callback's store): the statement is
     its own transaction, and SQLAlchemy's per-execution machinery, which costs the web tier about as
@@ -331,7 +331,7 @@ def pg_autocommit_row(engine: Engine, sql: str, params: dict[str, Any]) -> tuple
         try:
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
-                return cursor.fetchone() if cursor.description else None
+                return cursor.fetchall() if cursor.description else []
         finally:
             connection.autocommit = False  # the pool's other users expect transactions
     except driver_error as exc:

@@ -22,7 +22,7 @@ from .engine import (
     bounded_write_engine,
     durable_write_engine,
     ensure_schema,
-    pg_autocommit_row,
+    pg_autocommit_rows,
     sqlite_write_cursor,
     write_engine,
     write_transaction,
@@ -52,6 +52,10 @@ PkList = list[Any] | tuple[Any, ...] | set[Any] | frozenset[Any]
 
 TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 # Names a field cannot take: Row's own methods and Model's class methods would shadow them.
+# Column types PostgreSQL takes as an array parameter to unnest (createManyIfAbsent's driver path);
+# any other (JSON) leaves the statement to SQLAlchemy.
+_UNNEST_TYPES = re.compile(r"(VARCHAR(\(\d+\))?|TEXT|SMALLINT|INTEGER|BIGINT|BOOLEAN|REAL|FLOAT|DOUBLE PRECISION"
+                           r"|NUMERIC(\(\d+, \d+\))?|DATE|TIMESTAMP WITH(OUT)? TIME ZONE)")
 _RESERVED = frozenset({"toDict", "keys", "values", "items", "get", "bind", "sa_table", "schema_hash", "index_specs"})
 
 
@@ -332,6 +336,7 @@ class ModelManager:
         self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _UpsertPlan] = {}
         self._absent_keys: dict[tuple[str, ...] | None, tuple[str, ...]] = {}
         self._absent_inserts: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
+        self._unnest_plans: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, list[tuple[str, Any]]] | None] = {}
         if migrate:
             ensure_schema(engine, [model])
 
@@ -427,9 +432,9 @@ class ModelManager:
                 if sql is not None:
                     # PostgreSQL: the statement compiled once and run on the driver in autocommit
                     # (the store of every acknowledged callback, as on SQLite below).
-                    found = pg_autocommit_row(self.engine, sql, {
+                    found = pg_autocommit_rows(self.engine, sql, {
                         name: values[name] if process is None else process(values[name]) for name, process in binds})
-                    return None if found is None else found[0]
+                    return found[0][0] if found else None
                 with self._statement_writer.connect() as conn:
                     return conn.execute(statement, values).scalar()
             except sa.exc.IntegrityError as exc:
@@ -473,8 +478,21 @@ class ModelManager:
         key_columns = [self.table.c[name] for name in key]
         statement = (insert(self.table).on_conflict_do_nothing(index_elements=list(key))
                      .returning(self._pk_column, *key_columns))
+        # Rows that leave out different fields: the ones left out are NULL, as in createIfAbsent.
+        given = {name for row in rows for name in row}
+        columns = tuple(name for name in self.fields if name in given)
+        rows = [row if len(row) == len(columns) else {name: row.get(name) for name in columns} for row in rows]
+        found: Sequence[Sequence[Any]]
         try:
-            if self._statement_writer is not None:  # PostgreSQL: the one statement is its own transaction
+            plan = self._unnest_plan(key, columns) if self._statement_writer is not None else None
+            if plan is not None:
+                # PostgreSQL: one statement of fixed text whatever the number of rows (a column of
+                # values is an array), run on the driver (a group of callbacks' store).
+                sql, binds = plan
+                found = pg_autocommit_rows(self.engine, sql, {
+                    f"c{i}": [row[name] if process is None else process(row[name]) for row in rows]
+                    for i, (name, process) in enumerate(binds)})
+            elif self._statement_writer is not None:  # PostgreSQL: the one statement is its own transaction
                 with self._statement_writer.connect() as conn:
                     found = conn.execute(statement, rows).all()
             else:
@@ -488,6 +506,35 @@ class ModelManager:
         for values in rows:
             answer.append(inserted.pop(tuple(values.get(name) for name in key), None))
         return answer
+
+    def _unnest_plan(self, key: tuple[str, ...], columns: tuple[str, ...]) -> tuple[str, list[tuple[str, Any]]] | None:
+        """Return createManyIfAbsent's PostgreSQL SQL for these columns (one array parameter each) and its binds.
+
+        ``INSERT … SELECT * FROM unnest(%(c0)s::type[], …)``: the text is the same for any number of
+        rows, so the driver parses it once and the server prepares it once. None when a column's
+        type is not a plain scalar the driver sends as an array (JSON): SQLAlchemy binds those.
+        """
+        if (key, columns) in self._unnest_plans:
+            return self._unnest_plans[(key, columns)]
+        dialect = self.engine.dialect
+        quote = dialect.identifier_preparer.quote
+        arrays: list[str] = []
+        plan: tuple[str, list[tuple[str, Any]]] | None = None
+        for position, name in enumerate(columns):
+            sql_type = self.table.c[name].type.compile(dialect=dialect)
+            if not _UNNEST_TYPES.fullmatch(sql_type):
+                break
+            arrays.append(f"%(c{position})s::{sql_type}[]")
+        else:
+            table = dialect.identifier_preparer.format_table(self.table)
+            keys = ", ".join(quote(name) for name in key)
+            sql = (f"INSERT INTO {table} ({', '.join(quote(name) for name in columns)}) "
+                   f"SELECT * FROM unnest({', '.join(arrays)}) ON CONFLICT ({keys}) DO NOTHING "
+                   f"RETURNING {quote(self.pk)}, {keys}")
+            binds = [(name, self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in columns]
+            plan = (sql, binds)
+        self._unnest_plans[(key, columns)] = plan
+        return plan
 
     def _absent_key(self, uniqueFields: Sequence[str] | None, method: str) -> tuple[str, ...]:
         """Return the unique key createIfAbsent and createManyIfAbsent match rows on (remembered per argument)."""

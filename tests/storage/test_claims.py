@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,17 @@ from sqlalchemy.engine import Engine
 
 from jitlite.storage import (
     AutoInt,
+    Boolean,
     ConstraintError,
+    Date,
+    Datetime,
     FieldValueError,
     Integer,
+    JitDict,
+    Ltext,
     Model,
     ModelManager,
+    Numeric,
     Q,
     QueryError,
     Secret,
@@ -219,6 +227,49 @@ def test_create_many_if_absent_inserts_new_keys_once_and_answers_in_order(jobs: 
     assert sorted(rows) == ["a", "b", "old"]
     assert (rows["a"].id, rows["a"].status, rows["a"].body) == (answer[0], "pending", "secret a")
     assert jobs.createManyIfAbsent([]) == []
+
+
+class Reading(Model):
+    """A row of every scalar kind, and JSON (which PostgreSQL's array path leaves to SQLAlchemy)."""
+
+    __tablename__ = "readings"
+    __unique__ = (("station", "at"),)
+    id = AutoInt(primary_key=True)
+    station = Stext(max_length=16, nullable=False)
+    at = Datetime(nullable=False)
+    day = Date()
+    level = Numeric(precision=8, scale=2)
+    count = Integer()
+    ok = Boolean()
+    note = Ltext()
+
+
+class Tagged(Model):
+    __tablename__ = "tagged"
+    __unique__ = (("name",),)
+    id = AutoInt(primary_key=True)
+    name = Stext(max_length=16, nullable=False)
+    tags = JitDict()
+
+
+def test_create_many_if_absent_round_trips_every_scalar_kind_and_json(engine: Engine) -> None:
+    readings = Reading.bind(engine)
+    at = datetime(2026, 11, 27, 8, 30, 15, 250000, tzinfo=timezone(timedelta(hours=8)))
+    rows = [{"station": "s1", "at": at, "day": date(2026, 11, 27), "level": Decimal("12.35"),
+             "count": 2**40, "ok": True, "note": "第一"},
+            {"station": "s2", "at": at, "day": None, "level": None, "count": None, "ok": None,
+             "note": None},
+            {"station": "s1", "at": at, "count": 1}]  # the first row's key again
+    first, second, again = readings.createManyIfAbsent(rows)
+    assert first is not None and second is not None and again is None
+    stored = {r.station: r for r in readings.query()["rowDatas"]}
+    one = stored["s1"]
+    assert (one.at, one.day, one.level, one.count, one.ok, one.note) == (
+        at.astimezone(timezone.utc), date(2026, 11, 27), Decimal("12.35"), 2**40, True, "第一")
+    assert (stored["s2"].day, stored["s2"].level, stored["s2"].ok, stored["s2"].note) == (None, None, None, None)
+    tagged = Tagged.bind(engine)
+    assert tagged.createManyIfAbsent([{"name": "a", "tags": {"k": [1, "二"]}}, {"name": "b"}])[0] is not None
+    assert {r.name: r.tags for r in tagged.query()["rowDatas"]} == {"a": {"k": [1, "二"]}, "b": None}
 
 
 def test_create_many_if_absent_writes_nothing_when_a_row_is_invalid(jobs: ModelManager) -> None:

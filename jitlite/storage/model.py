@@ -52,6 +52,7 @@ PkList = list[Any] | tuple[Any, ...] | set[Any] | frozenset[Any]
 
 TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 # Names a field cannot take: Row's own methods and Model's class methods would shadow them.
+_SQLITE_MAX_PARAMETERS = 32_000  # under SQLite's bound on one statement's parameters (32,766)
 # Column types PostgreSQL takes as an array parameter to unnest (createManyIfAbsent's driver path);
 # any other (JSON) leaves the statement to SQLAlchemy.
 _UNNEST_TYPES = re.compile(r"(VARCHAR(\(\d+\))?|TEXT|SMALLINT|INTEGER|BIGINT|BOOLEAN|REAL|FLOAT|DOUBLE PRECISION"
@@ -336,6 +337,7 @@ class ModelManager:
         self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _UpsertPlan] = {}
         self._absent_keys: dict[tuple[str, ...] | None, tuple[str, ...]] = {}
         self._absent_inserts: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
+        self._values_plans: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, str, str, list[Any]]] = {}
         self._unnest_plans: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, list[tuple[str, Any]]] | None] = {}
         if migrate:
             ensure_schema(engine, [model])
@@ -496,16 +498,50 @@ class ModelManager:
                 with self._statement_writer.connect() as conn:
                     found = conn.execute(statement, rows).all()
             else:
+                stored = self._sqlite_many(key, columns, rows, durable=durable, busy_timeout=busyTimeout)
+                if stored is not None:
+                    return stored
                 with self._writing(durable=durable, busy_timeout=busyTimeout) as conn:
                     found = conn.execute(statement, rows).all()
         except sa.exc.IntegrityError as exc:
             raise ConstraintError(f"{self.name}: the database refused the write: {exc.orig}") from exc
-        # Which row got which id: by its key (a row skipped as a conflict is not returned).
-        inserted = {tuple(row[1:]): row[0] for row in found}
-        answer: list[Any | None] = []
-        for values in rows:
-            answer.append(inserted.pop(tuple(values.get(name) for name in key), None))
-        return answer
+        return _ids_by_key(found, [tuple(values.get(name) for name in key) for values in rows])
+
+    def _sqlite_many(self, key: tuple[str, ...], columns: tuple[str, ...], rows: list[dict[str, Any]], *,
+                     durable: bool, busy_timeout: float | None) -> list[Any | None] | None:
+        """Store rows with one multi-row ``INSERT … VALUES`` on SQLite's lean writer; None if SQLAlchemy must.
+
+        The statement runs on the driver, as createIfAbsent's does, with the columns' bind
+        processors applied here; rows are matched to their new ids by the key as stored.
+        """
+        if len(rows) * len(columns) > _SQLITE_MAX_PARAMETERS:
+            return None  # SQLAlchemy splits the statement (still one transaction)
+        plan = self._values_plans.get((key, columns))
+        if plan is None:
+            quote = self.engine.dialect.identifier_preparer.quote
+            keys = ", ".join(quote(name) for name in key)
+            head = (f"INSERT INTO {self.engine.dialect.identifier_preparer.format_table(self.table)} "
+                    f"({', '.join(quote(name) for name in columns)}) VALUES ")
+            tail = f" ON CONFLICT ({keys}) DO NOTHING RETURNING {quote(self.pk)}, {keys}"
+            one_row = f"({', '.join('?' for _ in columns)})"
+            dialect = self.engine.dialect
+            binds = [self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+            plan = self._values_plans[(key, columns)] = (head, one_row, tail, binds)
+        head, one_row, tail, binds = plan
+        bound = [[value if process is None else process(value) for value, process in
+                  zip((row[name] for name in columns), binds, strict=True)] for row in rows]
+        positions = [columns.index(name) for name in key]
+        with sqlite_write_cursor(self.engine, durable=durable, busy_timeout=busy_timeout) as cursor:
+            if cursor is None:
+                return None
+            try:
+                cursor.execute(head + ", ".join([one_row] * len(rows)) + tail,
+                               [value for values in bound for value in values])
+                found = cursor.fetchall()
+            except sqlite3.IntegrityError as exc:
+                raise ConstraintError(f"{self.name}: the database refused the write: {exc}") from exc
+        # The key as the driver stored it (a date-time as text), which is how RETURNING gives it back.
+        return _ids_by_key(found, [tuple(values[i] for i in positions) for values in bound])
 
     def _unnest_plan(self, key: tuple[str, ...], columns: tuple[str, ...]) -> tuple[str, list[tuple[str, Any]]] | None:
         """Return createManyIfAbsent's PostgreSQL SQL for these columns (one array parameter each) and its binds.
@@ -1133,6 +1169,15 @@ def _is_pk_list(pks: Any) -> bool:
 
 
 # Primary keys per statement: far below what SQLite and PostgreSQL can bind.
+def _ids_by_key(found: Sequence[Sequence[Any]], keys: list[tuple[Any, ...]]) -> list[Any | None]:
+    """Answer each row's new id (RETURNING id and the key) in the order given; None for a row not inserted.
+
+    A row skipped as a conflict is not returned, and of two rows with one key only the first is inserted.
+    """
+    inserted = {tuple(row[1:]): row[0] for row in found}
+    return [inserted.pop(row_key, None) for row_key in keys]
+
+
 _PK_CHUNK = 1000
 
 

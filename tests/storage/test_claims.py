@@ -272,6 +272,17 @@ def test_create_many_if_absent_round_trips_every_scalar_kind_and_json(engine: En
     assert {r.name: r.tags for r in tagged.query()["rowDatas"]} == {"a": {"k": [1, "二"]}, "b": None}
 
 
+def test_create_many_if_absent_stores_more_rows_than_one_sqlite_statement_takes(engine: Engine) -> None:
+    readings = Reading.bind(engine)
+    at = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    # 5,000 rows of 7 columns: over SQLite's 32,766 parameters for one statement.
+    rows = [{"station": f"s{i}", "at": at, "count": i, "ok": i % 2 == 0, "note": None} for i in range(5000)]
+    answer = readings.createManyIfAbsent([*rows, rows[10]])
+    assert len(answer) == 5001 and answer[-1] is None and len(set(answer[:-1])) == 5000
+    assert readings.query(Q(count__gte=0), size=1)["totalCount"] == 5000
+    assert readings.get(Q(id=answer[1234])).station == "s1234"
+
+
 def test_create_many_if_absent_writes_nothing_when_a_row_is_invalid(jobs: ModelManager) -> None:
     with pytest.raises(FieldValueError, match=r"rowDataList\[1\]"):
         jobs.createManyIfAbsent([job("fine"), {**job("bad"), "status": None}])

@@ -280,7 +280,8 @@ def test_create_many_if_absent_stores_more_rows_than_one_sqlite_statement_takes(
     answer = readings.createManyIfAbsent([*rows, rows[10]])
     assert len(answer) == 5001 and answer[-1] is None and len(set(answer[:-1])) == 5000
     assert readings.query(Q(count__gte=0), size=1)["totalCount"] == 5000
-    assert readings.get(Q(id=answer[1234])).station == "s1234"
+    found = readings.get(Q(id=answer[1234]))
+    assert found is not None and found.station == "s1234"
 
 
 def test_create_many_if_absent_writes_nothing_when_a_row_is_invalid(jobs: ModelManager) -> None:

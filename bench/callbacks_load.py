@@ -188,13 +188,12 @@ def embedded(count: int, dup: float, shuffle: float) -> dict[str, Any]:
 
 
 def _topology_module() -> Any:
-    import importlib.util
+    """Return deploy/local_topology.py as a module (deploy/ holds scripts, not a package)."""
+    if str(ROOT / "deploy") not in sys.path:
+        sys.path.insert(0, str(ROOT / "deploy"))
+    import local_topology
 
-    spec = importlib.util.spec_from_file_location("jitlite_local_topology", ROOT / "deploy" / "local_topology.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return local_topology
 
 
 class CpuMeter:

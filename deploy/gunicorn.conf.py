@@ -47,9 +47,11 @@ def worker_exit(server, worker):  # type: ignore[no-untyped-def]
     rather than waiting a lease for the sweep."""
     import sys
 
-    wsgi = sys.modules.get("wsgi")  # imported only if this worker loaded the app
-    if wsgi is not None:
-        wsgi.app.close()
+    from jitlite import App
+
+    app = getattr(sys.modules.get("wsgi"), "app", None)  # deploy/wsgi.py, imported only if this worker loaded it
+    if isinstance(app, App):
+        app.close()
 
 
 def when_ready(server):  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from ..meta.auths import callback_inboxes
 from ..runtime.app import App
 from .appopt import app_options, resolve_app
 
@@ -18,16 +19,9 @@ STATUSES = ("pending", "processing", "done", "failed")
 _LIMIT = 1000  # records listed at most (newest first); --limit changes it
 
 
-def _inboxes(app: App) -> dict[str, str]:
-    """Return the services that keep callback records → their record models (one per login Type receiving callbacks)."""
-    from ..meta.auths import callback_inboxes
-
-    return callback_inboxes(app)
-
-
 def _services(app: App) -> list[Any]:
     """Return the callback services, started (starting one resumes its pending records)."""
-    return [app.getElement(name) for name in _inboxes(app)]
+    return [app.getElement(name) for name in callback_inboxes(app)]
 
 
 def _first_line(text: str | None) -> str:
@@ -61,7 +55,7 @@ def callbacks(ctx: click.Context, app_path: Path, status: str | None, limit: int
         rows: list[dict[str, Any]] = []
         # The record models, not the services: listing must not start a service, which would resume
         # (and so process) the pending records it lists.
-        for service, model in _inboxes(app).items():
+        for service, model in callback_inboxes(app).items():
             found = app.getElement(model).query(filter=Q(status=status) if status else None,
                                                 orderList=[["id", -1]], page=1, size=limit)
             rows.extend(_record(service, row) for row in found["rowDatas"])

@@ -320,6 +320,9 @@ def callback_inboxes(app: Any) -> dict[str, str]:
     for name in sorted(app.instancesOf(LOGIN_META)):
         cls = login_type_class(app, name)
         if cls is not None and cls.callbackServiceName:
+            if not cls.callbackModelName:
+                raise ValueError(f"{cls.__module__}.{cls.__qualname__} names a callbackServiceName but no "
+                                 "callbackModelName; set it to the fullName of the model its inbox stores records in")
             inboxes.setdefault(cls.callbackServiceName, cls.callbackModelName)
     return inboxes
 

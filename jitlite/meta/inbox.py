@@ -392,12 +392,14 @@ class CallbackInbox:
         claimable = Q(status="pending") | self._expired_claim(now)
         superseded = self._superseded_among(ids, claimable)
         to_run = [record_id for record_id in ids if record_id not in superseded]
+        # Superseded records are settled before the rest is claimed: a store failing in between then
+        # leaves nothing claimed that no one runs (a claim is only run, and its lease renewed, here).
+        settled = self._settle_superseded(superseded, claimable, now)
         owner = f"{self.owner}:{next(self._claim_numbers)}"
         rows = self.records.updateAndReturn(
             Q(id__in=to_run) & claimable,
             {"status": "processing", "leaseOwner": owner, "leaseExpiresAt": now + self.lease, "processedAt": now},
             increments={"attempts": 1}) if to_run else []
-        settled = self._settle_superseded(superseded, claimable, now)
         first_error = self._run_claimed(sorted(rows, key=lambda row: row.id), owner)
         if first_error is not None and raise_errors:
             raise first_error

@@ -14,6 +14,7 @@ The check at start-up:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +68,8 @@ class Setting:
         """Return what is wrong with a value of this setting, or None."""
         fine = self.accepts(value) and (not self.choices or value in self.choices)
         if fine and isinstance(value, (int, float)) and not isinstance(value, bool):
-            fine = not (self.positive and value <= 0) and not (self.minimum is not None and value < self.minimum)
+            fine = (math.isfinite(value) and not (self.positive and value <= 0)
+                    and not (self.minimum is not None and value < self.minimum))
         return None if fine else f"setting {self.name!r} must be {self.requirement}"
 
     @property

@@ -90,8 +90,4 @@ class LoginDirectory:
 
     def callback_services(self) -> list[str]:
         """Return the fullNames of the services receiving the callbacks of the app's login Types."""
-        return list(self.callback_inboxes())
-
-    def callback_inboxes(self) -> dict[str, str]:
-        """Return the callback service → record model fullNames of the app's login Types."""
-        return callback_inboxes(self.app)
+        return list(callback_inboxes(self.app))

@@ -344,6 +344,26 @@ def test_a_batch_runs_only_what_nothing_newer_supersedes_and_keeps_each_failure_
     assert inbox.process_many(ids, raise_errors=False) == 0  # nothing claimable is left
 
 
+def test_a_store_failing_while_settling_superseded_records_leaves_nothing_claimed(
+        make_inbox: Callable[..., CallbackInbox], deliveries: ModelManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    def coalesce(rows: list[Row]) -> dict[int, str]:
+        return {row.id: "superseded" for row in rows[:-1]}
+
+    inbox = make_inbox(coalesce=coalesce, runner=lambda work: _Idle())
+    ids = [stored_id(inbox.accept(delivery(f"<xml>ticket {i}</xml>"))) for i in range(3)]
+
+    def store_down(*args: object, **kwargs: object) -> int:
+        raise OSError("database is unavailable")
+
+    monkeypatch.setattr(inbox, "_settle_superseded", store_down)
+    with pytest.raises(OSError):
+        inbox.process_many(ids)
+    # Nothing was claimed: no record sits in processing under a lease no one renews or runs.
+    assert {r.status for r in deliveries.query()["rowDatas"]} == {"pending"}
+    monkeypatch.undo()
+    assert inbox.process_many(ids) == 3
+
+
 def test_a_coalesce_hook_that_fails_runs_every_record(make_inbox: Callable[..., CallbackInbox],
                                                       deliveries: ModelManager) -> None:
     def coalesce(rows: list[Row]) -> dict[int, str]:

@@ -194,6 +194,15 @@ def test_settings_out_of_their_range_fail_at_start_up(make_app: Callable[..., Pa
     assert by_where["settings.reconcileSeconds"].fix.startswith("give reconcileSeconds a number of seconds >= 0 (")
 
 
+def test_settings_that_are_not_finite_numbers_fail_at_start_up(make_app: Callable[..., Path]) -> None:
+    root = make_app({})
+    (root / "jitlite.toml").write_text("[settings]\ncallbackLeaseSeconds = inf\nreconcileSeconds = nan\n")
+    by_where = {p.where: p for p in problems_of(root)}
+    assert set(by_where) == {"settings.callbackLeaseSeconds", "settings.reconcileSeconds"}
+    assert by_where["settings.callbackLeaseSeconds"].message == (
+        "setting 'callbackLeaseSeconds' must be a number of seconds > 0")
+
+
 def test_misspelt_settings_in_jitlite_toml(make_app: Callable[..., Path]) -> None:
     root = make_app({})
     (root / "jitlite.toml").write_text('[settings]\nwecomBaseURL = "http://127.0.0.1:9"\n\n[setings]\nx = 1\n')

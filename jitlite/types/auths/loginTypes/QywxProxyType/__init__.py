@@ -46,7 +46,7 @@ SERVICE = f"{TYPE_NAME}.services.QywxProxyAuthService"
 CALLBACK_MODEL = f"{TYPE_NAME}.QywxProxyCallbackModel"
 #: Bytes of a callback body read at most (WeCom's are a few KiB of encrypted XML).
 CALLBACK_BODY_LIMIT = 64 * 1024
-_ORG_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+ORG_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _CORP_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _NO_ORG = "no organisation has this code"
 
@@ -347,7 +347,7 @@ def _routes(app: Any) -> list[Route]:
                                                      authFullName=name))
 
     def org_config(code: str) -> dict[str, Any]:
-        if not _ORG_CODE.fullmatch(code):
+        if not ORG_CODE.fullmatch(code):
             raise RouteNotFound(_NO_ORG)
         try:
             found: dict[str, Any] = service().getLoginConfigByCode(code)
@@ -363,7 +363,7 @@ def _routes(app: Any) -> list[Route]:
     def org_login(request: Inbound) -> Reply:
         code = request.args.get("code") or request.query.get("code") or ""
         if "code" not in request.args:  # the login page's form: on to the canonical URL
-            if not _ORG_CODE.fullmatch(code):
+            if not ORG_CODE.fullmatch(code):
                 raise RouteNotFound(_NO_ORG)
             rest = urlencode({k: v for k, v in request.query.items() if k == "next"})
             return Reply.redirect(f"/login/org/{code}" + (f"?{rest}" if rest else ""))

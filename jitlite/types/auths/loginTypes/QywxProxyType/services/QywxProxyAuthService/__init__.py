@@ -22,7 +22,6 @@ and records left pending.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -42,6 +41,7 @@ from jitlite.runtime.errors import AuthError, CorpNotAuthorized
 from jitlite.runtime.settings import read_setting
 from jitlite.storage import ConstraintError, Q, Row
 from jitlite.tasks.runner import inbox_runner
+from jitlite.types.auths.loginTypes.QywxProxyType import CALLBACK_BODY_LIMIT, CALLBACK_MODEL, ORG_CODE, TYPE_NAME
 from jitlite.types.auths.services.AuthService import PLATFORMS
 from jitlite.wecom import (
     BodyTooLarge,
@@ -55,10 +55,6 @@ __all__ = ["CALLBACK_BODY_LIMIT", "QywxProxyAuthService"]
 
 log = logging.getLogger("jitlite.qywx_proxy.callbacks")
 
-TYPE_NAME = "auths.loginTypes.QywxProxyType"
-CALLBACK_MODEL = "auths.loginTypes.QywxProxyType.QywxProxyCallbackModel"
-CALLBACK_BODY_LIMIT = 64 * 1024  # bytes of a callback body read at most (WeCom's are a few KiB)
-ORG_CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _COALESCED = frozenset({"suite_ticket", "change_auth"})  # events of which the newest in a batch does all
 # Callbacks stored without a disk sync: after a power loss WeCom's next push (a ticket every ten
 # minutes) brings back what they carried. Every other event is synced before "success": an auth

@@ -47,6 +47,9 @@ __all__ = [
 
 log = logging.getLogger("jitlite.storage")
 
+# SQLITE_BUSY and SQLITE_LOCKED (primary result codes): another connection holds the lock.
+_BUSY_CODES = (5, 6)
+
 # One mutex per SQLite database (keyed by the pool every view of its engine shares): the writers of
 # one process queue on it instead of on SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between
 # retries, so a callback's insert that meets a worker's short write would otherwise lose milliseconds.
@@ -123,6 +126,7 @@ def create_sqlite_engine(
         sa.URL.create("sqlite+pysqlite", database=target),
         connect_args={"check_same_thread": False, "timeout": busy_timeout},
         echo=echo,
+        hide_parameters=True,  # error texts and echo never show values (tokens, codes, ciphertexts)
         **options,
     )
     busy_ms = int(busy_timeout * 1000)
@@ -152,10 +156,18 @@ def create_sqlite_engine(
         # dispose() replaces the pool: the old one's lean writer is closed, its write mutex carried over.
         nonlocal pool
         old, pool = pool, disposed.pool
-        _close_lean_writer(old)
         found = _sqlite_write_locks.pop(old, None)
-        if found is not None:
-            _sqlite_write_locks[disposed.pool] = found
+        if found is None:
+            _close_lean_writer(old)
+            return
+        _sqlite_write_locks[disposed.pool] = found
+        mutex, timeout, _ = found
+        held = mutex.acquire(timeout=timeout)  # not under a write in progress on another thread
+        try:
+            _close_lean_writer(old)
+        finally:
+            if held:
+                mutex.release()
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -196,7 +208,7 @@ def create_pg_engine(
             raise StorageError(f"{schema!r} is not a valid PostgreSQL schema name (letters, digits, _)")
         connect_args["options"] = f"-c search_path={schema}"
     engine = sa.create_engine(parsed, connect_args=connect_args, pool_size=pool_size, max_overflow=max_overflow,
-                              echo=echo)
+                              echo=echo, hide_parameters=True)  # as on SQLite: no values in error texts
 
     # Survive a database restart instead of failing the first request after it: a connection that
     # sat in the pool for a while is pinged when checked out, and replaced if the ping fails. One
@@ -299,8 +311,10 @@ def sqlite_write_cursor(engine: Engine, *, durable: bool = False, busy_timeout: 
                     yield cursor
             finally:
                 cursor.close()
-        except sqlite3.Error:
-            if lean is not None:  # a connection that failed is not kept: the next write opens another
+        except sqlite3.Error as exc:
+            # A connection that failed is not kept (the next write opens another); one that only met
+            # another process's write lock is fine, and its transaction is rolled back already.
+            if lean is not None and getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _BUSY_CODES:
                 _close_lean_writer(engine.pool)
             raise
     finally:
@@ -336,8 +350,8 @@ def pg_autocommit_rows(engine: Engine, sql: str, params: dict[str, Any]) -> list
             connection.autocommit = False  # the pool's other users expect transactions
     except driver_error as exc:
         broken = dialect.is_disconnect(exc, pooled.dbapi_connection, None)
-        if broken:
-            pooled.invalidate(exc)
+        if broken:  # as SQLAlchemy's own path: the whole pool, whose other connections likely died too
+            engine.pool._invalidate(pooled, exc)
         raise sa.exc.DBAPIError.instance(sql, None, exc, driver_error, hide_parameters=True,
                                          connection_invalidated=broken, dialect=dialect) from exc
     finally:

@@ -51,12 +51,12 @@ FilterArg = str | Q | Mapping[str, Any] | None
 PkList = list[Any] | tuple[Any, ...] | set[Any] | frozenset[Any]
 
 TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+# Column types PostgreSQL takes as an array parameter to unnest (createManyIfAbsent's driver path),
+# cast to the base type so that the insert checks lengths and scales as a plain INSERT does; any
+# other (JSON) leaves the statement to SQLAlchemy.
+_UNNEST_TYPES = re.compile(r"VARCHAR|TEXT|BIGINT|BOOLEAN|NUMERIC|DATE|TIMESTAMP WITH TIME ZONE")
+_TYPE_PARAMETERS = re.compile(r"\(.*\)")
 # Names a field cannot take: Row's own methods and Model's class methods would shadow them.
-_SQLITE_MAX_PARAMETERS = 32_000  # under SQLite's bound on one statement's parameters (32,766)
-# Column types PostgreSQL takes as an array parameter to unnest (createManyIfAbsent's driver path);
-# any other (JSON) leaves the statement to SQLAlchemy.
-_UNNEST_TYPES = re.compile(r"(VARCHAR(\(\d+\))?|TEXT|SMALLINT|INTEGER|BIGINT|BOOLEAN|REAL|FLOAT|DOUBLE PRECISION"
-                           r"|NUMERIC(\(\d+, \d+\))?|DATE|TIMESTAMP WITH(OUT)? TIME ZONE)")
 _RESERVED = frozenset({"toDict", "keys", "values", "items", "get", "bind", "sa_table", "schema_hash", "index_specs"})
 
 
@@ -334,6 +334,9 @@ class ModelManager:
         self._secrets = frozenset(secret_fields)
         self._writers = {name: self._make_writer(field) for name, field in self.fields.items()}
         self._columns: dict[str, ColumnElement[Any]] = {c.name: c for c in self.table.columns}
+        # What the driver gets for each column's value (the paths that bind without SQLAlchemy).
+        self._bind_processors: dict[str, Any] = {
+            c.name: c.type.dialect_impl(engine.dialect).bind_processor(engine.dialect) for c in self.table.columns}
         self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], _UpsertPlan] = {}
         self._absent_keys: dict[tuple[str, ...] | None, tuple[str, ...]] = {}
         self._absent_inserts: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
@@ -440,7 +443,7 @@ class ModelManager:
                 with self._statement_writer.connect() as conn:
                     return conn.execute(statement, values).scalar()
             except sa.exc.IntegrityError as exc:
-                raise ConstraintError(f"{self.name}: the database refused the write: {exc.orig}") from exc
+                raise ConstraintError(f"{self.name}: the database refused the write: {_refusal(exc.orig)}") from exc
         if sql is not None:
             # SQLite: the statement compiled once, the columns' bind processors applied here, and
             # the driver's cursor run in a transaction of its own. This is the store of every
@@ -453,7 +456,7 @@ class ModelManager:
                         cursor.execute(sql, params)
                         found = cursor.fetchone()
                     except sqlite3.IntegrityError as exc:
-                        raise ConstraintError(f"{self.name}: the database refused the write: {exc}") from exc
+                        raise ConstraintError(f"{self.name}: the database refused the write: {_refusal(exc)}") from exc
                     return None if found is None else found[0]
         with self._writing(durable=durable, busy_timeout=busyTimeout) as conn:
             return conn.execute(statement, values).scalar()
@@ -481,7 +484,7 @@ class ModelManager:
         statement = (insert(self.table).on_conflict_do_nothing(index_elements=list(key))
                      .returning(self._pk_column, *key_columns))
         # Rows that leave out different fields: the ones left out are NULL, as in createIfAbsent.
-        given = {name for row in rows for name in row}
+        given = {name for row in rows for name in row} | set(key)
         columns = tuple(name for name in self.fields if name in given)
         rows = [row if len(row) == len(columns) else {name: row.get(name) for name in columns} for row in rows]
         found: Sequence[Sequence[Any]]
@@ -504,7 +507,7 @@ class ModelManager:
                 with self._writing(durable=durable, busy_timeout=busyTimeout) as conn:
                     found = conn.execute(statement, rows).all()
         except sa.exc.IntegrityError as exc:
-            raise ConstraintError(f"{self.name}: the database refused the write: {exc.orig}") from exc
+            raise ConstraintError(f"{self.name}: the database refused the write: {_refusal(exc.orig)}") from exc
         return _ids_by_key(found, [tuple(values.get(name) for name in key) for values in rows])
 
     def _sqlite_many(self, key: tuple[str, ...], columns: tuple[str, ...], rows: list[dict[str, Any]], *,
@@ -514,7 +517,7 @@ class ModelManager:
         The statement runs on the driver, as createIfAbsent's does, with the columns' bind
         processors applied here; rows are matched to their new ids by the key as stored.
         """
-        if len(rows) * len(columns) > _SQLITE_MAX_PARAMETERS:
+        if len(rows) * len(columns) > self.engine.dialect.insertmanyvalues_max_parameters:
             return None  # SQLAlchemy splits the statement (still one transaction)
         plan = self._values_plans.get((key, columns))
         if plan is None:
@@ -524,8 +527,7 @@ class ModelManager:
                     f"({', '.join(quote(name) for name in columns)}) VALUES ")
             tail = f" ON CONFLICT ({keys}) DO NOTHING RETURNING {quote(self.pk)}, {keys}"
             one_row = f"({', '.join('?' for _ in columns)})"
-            dialect = self.engine.dialect
-            binds = [self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+            binds = [self._bind_processors[name] for name in columns]
             plan = self._values_plans[(key, columns)] = (head, one_row, tail, binds)
         head, one_row, tail, binds = plan
         bound = [[value if process is None else process(value) for value, process in
@@ -539,7 +541,7 @@ class ModelManager:
                                [value for values in bound for value in values])
                 found = cursor.fetchall()
             except sqlite3.IntegrityError as exc:
-                raise ConstraintError(f"{self.name}: the database refused the write: {exc}") from exc
+                raise ConstraintError(f"{self.name}: the database refused the write: {_refusal(exc)}") from exc
         # The key as the driver stored it (a date-time as text), which is how RETURNING gives it back.
         return _ids_by_key(found, [tuple(values[i] for i in positions) for values in bound])
 
@@ -557,7 +559,7 @@ class ModelManager:
         arrays: list[str] = []
         plan: tuple[str, list[tuple[str, Any]]] | None = None
         for position, name in enumerate(columns):
-            sql_type = self.table.c[name].type.compile(dialect=dialect)
+            sql_type = _TYPE_PARAMETERS.sub("", self.table.c[name].type.compile(dialect=dialect))
             if not _UNNEST_TYPES.fullmatch(sql_type):
                 break
             arrays.append(f"%(c{position})s::{sql_type}[]")
@@ -567,7 +569,7 @@ class ModelManager:
             sql = (f"INSERT INTO {table} ({', '.join(quote(name) for name in columns)}) "
                    f"SELECT * FROM unnest({', '.join(arrays)}) ON CONFLICT ({keys}) DO NOTHING "
                    f"RETURNING {quote(self.pk)}, {keys}")
-            binds = [(name, self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in columns]
+            binds = [(name, self._bind_processors[name]) for name in columns]
             plan = (sql, binds)
         self._unnest_plans[(key, columns)] = plan
         return plan
@@ -607,7 +609,7 @@ class ModelManager:
             order = () if compiled.escaped_bind_names else tuple(compiled.binds)
         if sorted(order) != sorted(columns):
             return statement, None, []  # parameters other than the values: let SQLAlchemy bind them
-        binds = [(name, self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in order]
+        binds = [(name, self._bind_processors[name]) for name in order]
         return statement, str(compiled), binds
 
     def updateAndReturn(
@@ -876,7 +878,7 @@ class ModelManager:
             with write_transaction(writer) as conn:
                 yield conn
         except sa.exc.IntegrityError as exc:
-            raise ConstraintError(f"{self.name}: the database refused the write: {exc.orig}") from exc
+            raise ConstraintError(f"{self.name}: the database refused the write: {_refusal(exc.orig)}") from exc
 
     def _make_writer(self, field: Field) -> Callable[[Any], Any]:
         convert = field.writer()
@@ -1091,7 +1093,7 @@ class ModelManager:
                 raise StorageError(f"{self.name}: unexpected parameters in the upsert statement: {positions}")
             sql = str(compiled)
             order = None if positions == tuple(range(len(columns))) else positions
-            processors = [self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+            processors = [self._bind_processors[name] for name in columns]
             writers = [_then(w, p) for w, p in zip(writers, processors, strict=False)]
             defaults = [_then_call(d, p) for d, p in zip(defaults, processors[len(keys) :], strict=True)]
         else:
@@ -1168,7 +1170,6 @@ def _is_pk_list(pks: Any) -> bool:
     return isinstance(pks, (list, tuple, set, frozenset))
 
 
-# Primary keys per statement: far below what SQLite and PostgreSQL can bind.
 def _ids_by_key(found: Sequence[Sequence[Any]], keys: list[tuple[Any, ...]]) -> list[Any | None]:
     """Answer each row's new id (RETURNING id and the key) in the order given; None for a row not inserted.
 
@@ -1178,6 +1179,15 @@ def _ids_by_key(found: Sequence[Sequence[Any]], keys: list[tuple[Any, ...]]) -> 
     return [inserted.pop(row_key, None) for row_key in keys]
 
 
+def _refusal(orig: BaseException | None) -> str:
+    """Return the driver's reason for refusing a write without its detail lines.
+
+    PostgreSQL's DETAIL quotes the failing row (every column, a Secret's ciphertext among them).
+    """
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+# Primary keys per statement: far below what SQLite and PostgreSQL can bind.
 _PK_CHUNK = 1000
 
 

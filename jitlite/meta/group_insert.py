@@ -10,6 +10,7 @@ still holds: a caller returns only after the commit that holds its row.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -149,7 +150,24 @@ class GroupInsert:
 
     @staticmethod
     def _answer(slot: _Slot, result: Any | None, error: BaseException | None) -> None:
-        slot.result, slot.error, slot.answered = result, error, True
+        slot.result, slot.error, slot.answered = result, None if error is None else _own_copy(error), True
         slot.lead = False
         slot.ready.set()
 
+
+def _own_copy(error: BaseException) -> BaseException:
+    """Return a copy of error for one caller, with the failure's traceback and cause.
+
+    One failed statement answers many callers, each raising in its own thread: raising one shared
+    object would splice every thread's frames into the same ``__traceback__``. An exception that
+    cannot be copied is shared as it is.
+    """
+    try:
+        mine = copy.copy(error)
+    except Exception:
+        return error
+    if type(mine) is not type(error) or mine.args != error.args:
+        return error
+    mine.__cause__, mine.__context__ = error.__cause__, error.__context__
+    mine.__suppress_context__ = error.__suppress_context__
+    return mine.with_traceback(error.__traceback__)

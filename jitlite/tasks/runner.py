@@ -77,8 +77,19 @@ class CeleryRunner:
         return f"CeleryRunner({self.element!r})"
 
     def bind(self, inbox: CallbackInbox) -> None:
-        """Remember the inbox whose records wait_idle reads."""
+        """Remember the inbox whose records wait_idle reads, and start the sender (which loads Celery's sending
+        machinery now, so the first callbacks do not wait behind it)."""
         self._inbox = inbox
+        with self._lock:
+            self._ensure_sender()
+
+    def _ensure_sender(self) -> None:
+        """Start this process's sender thread unless it runs (call holding the lock)."""
+        # A forked process (gunicorn's workers) inherits no thread: start this process's own.
+        if not self._closed and (self._sender is None or self._sender_pid != os.getpid()):
+            self._sender_pid = os.getpid()
+            self._sender = threading.Thread(target=self._send_loop, name=f"{self.element}-sender", daemon=True)
+            self._sender.start()
 
     def submit(self, record_id: int) -> None:
         """Queue the record id for the next batch task (acknowledged late: a dead worker's batch is redone)."""
@@ -91,14 +102,11 @@ class CeleryRunner:
                 self._sent.pop(next(iter(self._sent)))
             if len(self._unsent) == 1 or len(self._unsent) >= self.batch_size:
                 self._ready.notify()  # the sender waits for a first id, then for a full batch or the linger
-            # A forked process (gunicorn's workers) inherits no thread: start this process's own.
-            if self._sender is None or self._sender_pid != os.getpid():
-                self._sender_pid = os.getpid()
-                self._sender = threading.Thread(target=self._send_loop, name=f"{self.element}-sender", daemon=True)
-                self._sender.start()
+            self._ensure_sender()
 
     def _send_loop(self) -> None:
         """Send what was submitted, a batch task at a time, until closed and drained."""
+        self._warm()
         while True:
             with self._lock:
                 while not self._unsent and not self._closed:
@@ -113,6 +121,17 @@ class CeleryRunner:
                     self._ready.wait(remaining)
                 batch, self._unsent = self._unsent[:self.batch_size], self._unsent[self.batch_size:]
             self._send(batch)
+
+    def _warm(self) -> None:
+        """Import and build what the first send needs (about a second of imports), without connecting."""
+        try:
+            sender = producer(self.broker)
+            sender.amqp  # noqa: B018 - a cached property that imports Celery's message protocol
+            connection = sender.connection_for_write()
+            connection.transport  # noqa: B018 - imports the broker's transport
+            connection.release()
+        except Exception as exc:  # only a head start: the first send reports a real problem
+            log.debug("could not prepare the Celery producer ahead of the first send: %s", type(exc).__name__)
 
     def _send(self, batch: list[int]) -> None:
         try:

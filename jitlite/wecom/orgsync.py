@@ -493,7 +493,11 @@ class _MemberWriter:
         """Take WeCom member records (duplicates of members already taken are ignored)."""
         store = self.store
         for record in records:
-            row = member_row(record, store.corpFullName, store.corpId)
+            try:
+                row = member_row(record, store.corpFullName, store.corpId)
+            except ValueError as exc:
+                self._skip_malformed(record, exc)
+                continue
             if row["memberId"] in self.seen:
                 continue
             self.seen.add(row["memberId"])
@@ -502,6 +506,21 @@ class _MemberWriter:
             self._buffer.append(row)
             if len(self._buffer) >= self.batch_size:
                 self.flush()
+
+    def _skip_malformed(self, record: Mapping[str, Any], exc: ValueError) -> None:
+        """Leave a member whose record cannot be read as it is stored, and say so in the report.
+
+        One bad value from WeCom (a leader flag or status that is not a number) must not fail the
+        sync of everyone else. The member counts as present, so a full sync does not take it offline.
+        """
+        member_id = record.get("userid") or record.get("UserId")
+        entity = str(member_id) if member_id else "(no userid)"
+        if member_id:
+            self.seen.add(entity)
+        self.report.skipped += 1
+        self.report.skippedIds.append(f"member:{entity}")
+        log.warning("member %s of %s skipped: its record cannot be read (%s); its stored row is kept",
+                    entity, self.store.corpFullName, str(exc)[:200])
 
     def flush(self) -> None:
         """Write what is buffered."""

@@ -124,6 +124,25 @@ def test_entities_outside_the_visible_range_are_skipped_and_counted(corp: Any, s
     assert counts(corp.syncCorp()) == (0, 1, 0, 0, 0)
 
 
+def test_a_member_record_wecom_sends_malformed_is_skipped_and_the_sync_goes_on(
+        corp: Any, sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
+    corp.syncCorp()
+    mute_callbacks(sandbox)
+    sandbox.state.update_member(CORP, "lina", is_leader_in_dept=["yes"], position="总监")
+    sandbox.state.update_member(CORP, "zhouqiang", position="高级销售")
+    report = corp.syncCorp()
+    # One unreadable value does not fail everyone else's sync: lina keeps her stored row (and stays
+    # active: she is still listed), zhouqiang's change is written, and the report says who was left.
+    assert report["skipped"] == 1 and report["skippedIds"] == ["member:lina"]
+    assert counts(report)[:4] == (0, 1, 0, 0)
+    lina = corp.getMember("lina")
+    assert (lina.position, lina.isLeader, lina.status) == ("后端组长", True, "active")
+    assert corp.getMember("zhouqiang").position == "高级销售"
+    assert "member lina of " in caplog.text and "leader flags (is_leader_in_dept) are numbers" in caplog.text
+    sandbox.state.update_member(CORP, "lina", is_leader_in_dept=[0])
+    assert counts(corp.syncCorp()) == (0, 1, 0, 0, 0) and corp.getMember("lina").position == "总监"
+
+
 def test_a_narrower_scope_offlines_members_outside_it(corp: Any, sandbox: Sandbox) -> None:
     corp.syncCorp()
     sandbox.state.change_auth(DEFAULT_SUITE_ID, CORP, allow_party=[2])

@@ -172,4 +172,10 @@ def test_a_store_that_fails_answers_every_waiting_caller_at_once(records: Record
     # One failed statement answers the five waiting callers; none is retried alone (each would wait
     # its own lock timeout, one after another).
     assert [len(batch) for batch in records.batches] == [5] and len(records.singles) == 1
-    assert all(outcomes[f"k{i}"] is down for i in range(5)) and isinstance(outcomes["lead"], int)
+    assert isinstance(outcomes["lead"], int)
+    errors = [outcomes[f"k{i}"] for i in range(5)]
+    # Each caller raises its own copy (the same type, text and cause), so that their threads do not
+    # write their frames into one shared traceback.
+    assert all(type(error) is OperationalError and str(error) == str(down) for error in errors)
+    assert all(error.orig is down.orig for error in errors)
+    assert len({id(error) for error in errors} | {id(down)}) == 6

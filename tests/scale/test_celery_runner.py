@@ -81,3 +81,41 @@ def test_close_sends_what_is_still_unsent_and_refuses_more(producer: RecordingPr
     assert producer.sent == [(PROCESS_CALLBACKS, ["svc", [9]], "q")]
     with pytest.raises(RuntimeError, match="closed"):
         runner.submit(10)
+
+
+def test_binding_prepares_the_producer_before_the_first_callback(producer: RecordingProducer) -> None:
+    """Celery's sending machinery takes about a second of imports: a worker pays it as its service is built,
+    not behind its first callbacks."""
+    prepared = threading.Event()
+    released: list[bool] = []
+
+    class Connection:
+        @property
+        def transport(self) -> object:
+            prepared.set()
+            return object()
+
+        def release(self) -> None:
+            released.append(True)
+
+    producer.amqp = object()  # type: ignore[attr-defined]
+    producer.connection_for_write = Connection  # type: ignore[attr-defined]
+    runner = CeleryRunner("svc", "redis://127.0.0.1:1/0", "q")
+    try:
+        runner.bind(object())  # type: ignore[arg-type]
+        assert prepared.wait(5), "the producer was not prepared when the runner was bound"
+        assert producer.sent == []  # nothing is sent (and no connection made) until a record is submitted
+    finally:
+        runner.close()
+    assert released == [True]
+
+
+def test_a_producer_that_cannot_be_prepared_still_sends(producer: RecordingProducer) -> None:
+    runner = CeleryRunner("svc", "redis://127.0.0.1:1/0", "q", linger=0.01)
+    try:
+        runner.bind(object())  # type: ignore[arg-type]  # the fake has no amqp: preparing fails quietly
+        runner.submit(11)
+        wait_sent(producer, 1)
+        assert producer.sent == [(PROCESS_CALLBACKS, ["svc", [11]], "q")]
+    finally:
+        runner.close()

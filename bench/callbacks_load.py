@@ -324,7 +324,13 @@ def full(count: int, dup: float, shuffle: float, concurrency: int) -> dict[str, 
             processed_seconds = time.perf_counter() - began
             cpu = meter.per_callback_ms(len(deliveries))
             checks = check_records(model, deliveries)
-            failed = model.query("Q(status='failed')", fieldList=["id"], size=None)["totalCount"]
+            failures = model.query("Q(status='failed')", fieldList=["infoType", "lastError"], size=None)["rowDatas"]
+            failed = len(failures)
+            # What failed, for the reader: a few distinct errors and how often each came.
+            reasons: dict[str, int] = {}
+            for row in failures:
+                reason = f"{row.infoType}: {(row.lastError or '').splitlines()[0][:160] if row.lastError else '?'}"
+                reasons[reason] = reasons.get(reason, 0) + 1
             web.close()
             topology.stop("worker")
             topology.stop("gunicorn")
@@ -341,6 +347,7 @@ def full(count: int, dup: float, shuffle: float, concurrency: int) -> dict[str, 
             "baseline_p99_ms": round(percentile(bare_latencies, 0.99) * 1000, 2),
             "over_1s": sum(1 for x in latencies if x > 1.0), "redelivered": redelivered,
             "processed_per_s": round(count / processed_seconds, 1), "failed_handlers": failed,
+            "failure_reasons": dict(sorted(reasons.items(), key=lambda item: -item[1])[:5]),
             "deliveries": len(deliveries), "cpu_ms_per_callback": cpu, "baseline_cpu_ms_per_callback": bare_cpu,
             "lost": checks["lost"], "not_done": checks["not_done"],
             "duplicates_processed": checks["duplicates_processed"] + checks["duplicates_recorded"]}

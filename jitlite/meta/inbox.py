@@ -6,7 +6,8 @@
               the sender get "success" → schedule its id on the runner
     process → read what is queued → record done, unclaimed, what a newer record of the batch
               supersedes → claim the rest in one statement, with a lease (owner + expiry) → run the
-              Type's handler on each → record done or failed
+              Type's handler on each → record done or failed; a failure the Type calls transient goes
+              back to pending, due again after its delay, until ``max_attempts`` claims have failed
     sweep   → renew the leases this process holds; re-schedule records whose lease expired (their
               worker died) and pending records nobody picked up; runs at start-up and periodically
     retry   → run a failed, pending or lease-expired record again, now (``retryCallBack``)
@@ -56,6 +57,7 @@ from .group_insert import GroupInsert
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_LEASE_SECONDS",
+    "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_SWEEP_SECONDS",
     "RECORD_FIELDS",
     "Accepted",
@@ -71,6 +73,7 @@ log = logging.getLogger("jitlite.inbox")
 DEFAULT_LEASE_SECONDS = 300.0  # a claim a worker neither finishes nor renews in this time is taken over
 DEFAULT_SWEEP_SECONDS = 60.0  # how often a process looks for expired leases and orphaned records
 DEFAULT_PURGE_SECONDS = 600.0  # a sweep runs the purge hook at most this often (old records are no hurry)
+DEFAULT_MAX_ATTEMPTS = 5  # claims a record gets, transient failures included, before it is left failed
 RECORD_FIELDS = ("id", "payloadHash", "status", "attempts", "lastError", "note", "receivedAt", "processedAt",
                  "leaseOwner", "leaseExpiresAt")
 _ERROR_TEXT_LIMIT = 2000
@@ -238,6 +241,11 @@ class CallbackInbox:
     passed since it last succeeded (every sweep with 0), so its scan is not repeated every minute.
     ``runner`` builds the runner from the batch work function (default: :class:`ThreadRunner` with
     one worker).
+    ``retry_delay(error, attempts)`` tells how many seconds to wait before running a record again
+    after its handler raised error on claim number ``attempts``, or None for a failure that will not
+    get better (the default for every error): such a record goes back to pending, with the error
+    kept and its next due time in ``leaseExpiresAt``, and a sweep sends it again once it is due;
+    after ``max_attempts`` claims it is left failed for ``retryCallBack``.
     ``sweep_seconds`` of 0 turns the periodic sweep off (leases are still renewed). With a runner
     whose queue is elsewhere (Celery), no process sweeps on its own: one sweeper for all (beat's
     ``jitlite.sweep_callbacks``) re-sends what is stale, instead of every web and worker process.
@@ -256,6 +264,8 @@ class CallbackInbox:
         purge: Callable[[], int] | None = None,
         purge_seconds: float = DEFAULT_PURGE_SECONDS,
         summary_fields: list[str] | None = None,
+        retry_delay: Callable[[Exception, int], float | None] | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
         if not lease_seconds > 0:
             raise ValueError(f"{name}: the lease must be a positive number of seconds, not {lease_seconds!r}")
@@ -263,6 +273,8 @@ class CallbackInbox:
             raise ValueError(f"{name}: the sweep interval must be >= 0 seconds (0 turns it off), not {sweep_seconds!r}")
         if not purge_seconds >= 0:
             raise ValueError(f"{name}: the purge interval must be >= 0 seconds (0: every sweep), not {purge_seconds!r}")
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ValueError(f"{name}: max_attempts is a whole number of claims, at least 1, not {max_attempts!r}")
         table = getattr(getattr(records, "manager", records), "model", None)
         fields = getattr(table, "__fields__", None)
         if table is not None and fields is not None:
@@ -279,6 +291,8 @@ class CallbackInbox:
         self.coalesce = coalesce
         self.purge = purge
         self.purge_seconds = purge_seconds
+        self.retry_delay = retry_delay
+        self.max_attempts = max_attempts
         self._purge_due = 0.0  # runtime-clock time from which the next sweep purges
         self.summary_fields = None if summary_fields is None else sorted({"id", *summary_fields})
         self.name = name
@@ -389,7 +403,7 @@ class CallbackInbox:
         if not ids:
             return 0
         now = clock.utc_now()
-        claimable = Q(status="pending") | self._expired_claim(now)
+        claimable = self._pending_due(now) | self._expired_claim(now)
         superseded = self._superseded_among(ids, claimable)
         to_run = [record_id for record_id in ids if record_id not in superseded]
         # Superseded records are settled before the rest is claimed: a store failing in between then
@@ -400,15 +414,17 @@ class CallbackInbox:
             Q(id__in=to_run) & claimable,
             {"status": "processing", "leaseOwner": owner, "leaseExpiresAt": now + self.lease, "processedAt": now},
             increments={"attempts": 1}) if to_run else []
-        first_error = self._run_claimed(sorted(rows, key=lambda row: row.id), owner)
+        first_error = self._run_claimed(sorted(rows, key=lambda row: row.id), owner, may_defer=True)
         if first_error is not None and raise_errors:
             raise first_error
         return len(rows) + settled
 
-    def _run_claimed(self, rows: list[Row], owner: str) -> Exception | None:
+    def _run_claimed(self, rows: list[Row], owner: str, *, may_defer: bool = False) -> Exception | None:
         """Run records this claim holds, in order; record their outcomes (a statement per distinct one).
 
-        A handler's exception marks its record failed; the first one is returned, not raised.
+        A handler's exception marks its record failed, or (``may_defer``, and ``retry_delay`` finds
+        it transient, and claims are left) pending again until its delay has passed; the first
+        exception is returned, not raised. ``rows`` carry their attempts counting this claim.
         """
         with self._lock:
             self._held.update((row.id, owner) for row in rows)
@@ -420,9 +436,20 @@ class CallbackInbox:
                     note = self.handle(row)
                 except Exception as exc:
                     text = redact(f"{type(exc).__name__}: {exc}")[:_ERROR_TEXT_LIMIT]
-                    log.warning("%s: record %s (%s) failed: %s", self.name, row.id, row.get("infoType", "?"), text)
-                    outcomes[("failed", None, text)].append(row.id)
                     first_error = first_error or exc
+                    delay = self._delay_for(exc, row.attempts) if may_defer else None
+                    if delay is None or row.attempts >= self.max_attempts:
+                        note = None if delay is None else f"gave up after {row.attempts} attempts"
+                        log.warning("%s: record %s (%s) failed: %s", self.name, row.id, row.get("infoType", "?"), text)
+                        outcomes[("failed", note, text)].append(row.id)
+                        continue
+                    due = clock.utc_now() + timedelta(seconds=delay)
+                    log.warning("%s: record %s (%s) failed on attempt %d of %d, runs again after %.0f s: %s",
+                                self.name, row.id, row.get("infoType", "?"), row.attempts, self.max_attempts, delay,
+                                text)
+                    self._finish([row.id], owner, {"status": "pending", "lastError": text, "leaseExpiresAt": due,
+                                                   "note": f"attempt {row.attempts} of {self.max_attempts} failed; "
+                                                           f"due again at {due.isoformat(timespec='seconds')}"})
                 else:
                     outcomes[("done", note, None)].append(row.id)
             for (status, note, error), done_ids in outcomes.items():
@@ -432,6 +459,19 @@ class CallbackInbox:
                 for row in rows:
                     self._held.pop(row.id, None)
         return first_error
+
+    def _delay_for(self, error: Exception, attempts: int) -> float | None:
+        """Return the seconds the Type would wait before running a failed record again; None: not transient."""
+        if self.retry_delay is None:
+            return None
+        try:
+            delay = self.retry_delay(error, attempts)
+        except Exception as exc:  # a broken policy must not lose the outcome: the record is left failed
+            log.warning("%s: retry_delay raised %s; the record is left failed", self.name, _first_line(exc))
+            return None
+        if delay is None or not delay >= 0:
+            return None
+        return float(delay)
 
     def _superseded_among(self, ids: list[int], claimable: Q) -> dict[int, str]:
         """Ask the Type which of the batch's claimable records a newer one makes pointless to run.
@@ -497,6 +537,11 @@ class CallbackInbox:
         expires = self._lease_expiry(row)
         return expires is not None and expires > clock.utc_now()
 
+    @staticmethod
+    def _pending_due(now: datetime) -> Q:
+        # A pending record's leaseExpiresAt, when set, is when a deferred retry is due.
+        return Q(status="pending") & (Q(leaseExpiresAt__isnull=True) | Q(leaseExpiresAt__lte=now))
+
     def _expired_claim(self, now: datetime) -> Q:
         return Q(status="processing") & (
             Q(leaseExpiresAt__lt=now) | Q(leaseExpiresAt__isnull=True, processedAt__lt=now - self.lease))
@@ -522,7 +567,7 @@ class CallbackInbox:
         """Record one outcome on the records this claim still owns."""
         changed = self.records.updateByFilter(
             Q(id__in=record_ids, status="processing", leaseOwner=owner),
-            {**outcome, "leaseExpiresAt": None, "processedAt": clock.utc_now()})
+            {"leaseExpiresAt": None, "processedAt": clock.utc_now(), **outcome})
         if changed < len(record_ids):
             log.warning("%s: %d of records %s..%s outlived their lease and were taken over; their outcome is "
                         "left to the worker that holds them now", self.name, len(record_ids) - changed,
@@ -562,7 +607,9 @@ class CallbackInbox:
         self._purge()
         now = clock.utc_now()
         grace = self.lease if pending_grace is None else pending_grace
-        stale = self._expired_claim(now) | Q(status="pending", receivedAt__lte=now - grace)
+        # A deferred retry (a pending record with a due time) is nobody's once due, however new it is.
+        stale = self._expired_claim(now) | (self._pending_due(now) & (
+            Q(receivedAt__lte=now - grace) | Q(leaseExpiresAt__isnull=False)))
         taken, last_id = 0, None
         while taken < _SWEEP_LIMIT:
             where = stale if last_id is None else stale & Q(id__gt=last_id)

@@ -117,6 +117,12 @@ register_setting("callbackLeaseSeconds", (int, float),
 register_setting("callbackSweepSeconds", (int, float),
                  "how often callbacks whose lease expired are looked for, in seconds (0 turns it off)",
                  minimum=0, unit="seconds")
+register_setting("callbackRetryAttempts", (int,),
+                 "claims a callback gets when WeCom is busy, rate-limited or unreachable before it is left "
+                 "failed for retryCallBack (default 5; 1 never retries)", minimum=1)
+register_setting("callbackRetrySeconds", (int, float),
+                 "seconds before a callback that failed on a passing WeCom fault runs again, doubled at each "
+                 "further attempt up to 30 minutes (default 30)", positive=True, unit="seconds")
 register_setting("taskQueue", (str,),
                  'where callbacks and organisation syncs run: "thread" (in process, the default) or "celery" '
                  "(a Celery worker; the broker comes from JITLITE_BROKER_URL or CELERY_BROKER_URL)",

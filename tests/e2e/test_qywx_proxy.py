@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,6 +13,7 @@ import pytest
 
 import jitlite
 from jitlite import CorpNotAuthorized, LoginInactive, LoginStateInvalid
+from jitlite.runtime import clock
 from jitlite.sandbox.defaults import DEFAULT_CORP_ID, DEFAULT_SUITE_ID
 from jitlite.sandbox.testing import Sandbox
 from jitlite.wecom.context import WeComContext
@@ -178,8 +180,11 @@ def test_processing_failure_then_retry(demo: jitlite.App, sandbox: Sandbox) -> N
     sandbox.authorize()  # create_auth arrives before any suite_ticket: no suite token can be had
     assert svc.waitIdle(10)
     [record] = records(demo)
-    assert (record.infoType, record.status, record.attempts) == ("create_auth", "failed", 1)
+    # A ticket comes every ten minutes: the record waits (at least a minute) and runs again by itself;
+    # retryCallBack runs it at once.
+    assert (record.infoType, record.status, record.attempts) == ("create_auth", "pending", 1)
     assert "SuiteTicketMissing" in record.lastError
+    assert record.leaseExpiresAt >= clock.utc_now() + timedelta(seconds=50)
     sandbox.state.push_suite_ticket(DEFAULT_SUITE_ID)
     assert svc.waitIdle(10)
     svc.retryCallBack(recordId=record.id)
@@ -189,6 +194,25 @@ def test_processing_failure_then_retry(demo: jitlite.App, sandbox: Sandbox) -> N
         svc.retryCallBack(recordId=record.id)
     with pytest.raises(LookupError):
         svc.retryCallBack(recordId=123456)
+    assert demo.getElement(PROXY).corpAuth(CORP).status == "active"
+
+
+def test_a_callback_that_met_a_passing_fault_runs_again_by_itself_once_due(demo: jitlite.App,
+                                                                           sandbox: Sandbox) -> None:
+    svc = service(demo)
+    sandbox.authorize()  # before any suite_ticket
+    assert svc.waitIdle(10)
+    [record] = records(demo)
+    assert record.status == "pending" and record.note.startswith("attempt 1 of 5 failed; due again at ")
+    sandbox.state.push_suite_ticket(DEFAULT_SUITE_ID)
+    assert svc.waitIdle(10)
+    assert svc.inbox.sweep() == 0  # not due yet
+    later = clock.utc_now().timestamp() + 120  # the first delay is 60-75 s for a missing ticket
+    with clock.use_clock(lambda: later):
+        assert svc.inbox.sweep() == 1
+        assert svc.waitIdle(10)
+    done = svc.records.get(f"Q(id={record.id})")
+    assert (done.status, done.attempts, done.lastError) == ("done", 2, None)
     assert demo.getElement(PROXY).corpAuth(CORP).status == "active"
 
 

@@ -201,6 +201,88 @@ def test_a_failed_handler_is_recorded_redacted_and_retried(make_inbox: Callable[
         inbox.retry(999_999)
 
 
+class Busy(Exception):
+    """A failure the test's retry policy calls transient."""
+
+
+def test_a_transient_failure_runs_again_when_due_until_the_attempts_run_out(
+        make_inbox: Callable[..., CallbackInbox], deliveries: ModelManager) -> None:
+    outcomes: list[Exception | str] = [Busy("upstream busy"), Busy("still busy"), "third time lucky",
+                                       Busy("busy again"), Busy("busy again"), Busy("busy again"),
+                                       RuntimeError("a bug")]
+    asked: list[tuple[str, int]] = []
+
+    def flaky(row: Row) -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def delay(error: Exception, attempts: int) -> float | None:
+        asked.append((type(error).__name__, attempts))
+        return 30.0 * attempts if isinstance(error, Busy) else None
+
+    runners: list[QueueRunner] = []
+
+    def queue(work: Callable[[list[int]], None]) -> QueueRunner:
+        runners.append(QueueRunner(work))
+        return runners[-1]
+
+    moved = {"now": 1_800_000_000.0}
+    with clock.use_clock(lambda: moved["now"]):
+        inbox = make_inbox(flaky, runner=queue, retry_delay=delay, max_attempts=3)
+        first = stored_id(inbox.accept(delivery("<xml>flaky</xml>")))
+        runners[0].work([first])
+        row = record(deliveries, first)
+        # Back to pending, the error kept, due again in 30 s: not claimable, not swept before then.
+        assert (row.status, row.attempts, row.lastError) == ("pending", 1, "Busy: upstream busy")
+        assert row.leaseExpiresAt == clock.utc_now() + timedelta(seconds=30)
+        assert row.note.startswith("attempt 1 of 3 failed; due again at ")
+        runners[0].work([first])  # a task delivered again meanwhile is a no-op
+        assert record(deliveries, first).attempts == 1
+        moved["now"] += 29
+        assert inbox.sweep() == 0
+        moved["now"] += 1  # due: swept although younger than the grace left to a fresh record's storer
+        assert inbox.sweep() == 1 and runners[0].submitted[-1] == first
+        runners[0].work([first])
+        assert (record(deliveries, first).status, record(deliveries, first).attempts) == ("pending", 2)
+        moved["now"] += 60
+        runners[0].work([first])
+        row = record(deliveries, first)
+        assert (row.status, row.attempts, row.note, row.lastError, row.leaseExpiresAt) == (
+            "done", 3, "third time lucky", None, None)
+        assert asked == [("Busy", 1), ("Busy", 2)]
+
+        # Transient every time: the last claim leaves it failed, saying so; retryCallBack still runs it.
+        second = stored_id(inbox.accept(delivery("<xml>always busy</xml>")))
+        for _ in range(3):
+            runners[0].work([second])
+            moved["now"] += 1000
+        row = record(deliveries, second)
+        assert (row.status, row.attempts, row.note) == ("failed", 3, "gave up after 3 attempts")
+        assert row.lastError == "Busy: busy again"
+        # A failure the policy does not call transient fails at once.
+        third = stored_id(inbox.accept(delivery("<xml>bug</xml>")))
+        runners[0].work([third])
+        row = record(deliveries, third)
+        assert (row.status, row.attempts, row.note, row.lastError) == ("failed", 1, None, "RuntimeError: a bug")
+
+
+def test_a_retry_policy_that_raises_leaves_the_record_failed(make_inbox: Callable[..., CallbackInbox],
+                                                             deliveries: ModelManager) -> None:
+    def broken(error: Exception, attempts: int) -> float | None:
+        raise KeyError("oops")
+
+    def fail(row: Row) -> str:
+        raise Busy("upstream busy")
+
+    inbox = make_inbox(fail, retry_delay=broken)
+    record_id = stored_id(inbox.accept(delivery("<xml>x</xml>")))
+    assert inbox.wait_idle(10)
+    assert (record(deliveries, record_id).status, record(deliveries, record_id).lastError) == (
+        "failed", "Busy: upstream busy")
+
+
 def test_only_one_of_many_concurrent_claims_runs_a_record(make_inbox: Callable[..., CallbackInbox],
                                                          deliveries: ModelManager) -> None:
     calls: list[int] = []
@@ -267,6 +349,10 @@ def test_settings_are_checked(deliveries: ModelManager) -> None:
         CallbackInbox(deliveries, lambda row: None, lease_seconds=0)
     with pytest.raises(ValueError, match="sweep interval must be >= 0"):
         CallbackInbox(deliveries, lambda row: None, sweep_seconds=-1)
+    bad_attempts: tuple[Any, ...] = (0, 2.5, True)
+    for bad in bad_attempts:
+        with pytest.raises(ValueError, match="max_attempts is a whole number of claims, at least 1"):
+            CallbackInbox(deliveries, lambda row: None, max_attempts=bad)
 
 
 def test_lease_held_names_the_holder_and_expiry(make_inbox: Callable[..., CallbackInbox],

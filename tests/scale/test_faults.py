@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 import jitlite
+from jitlite.runtime import clock
 from jitlite.sandbox import defaults
 from jitlite.sandbox.server import SandboxServer
 from jitlite.wecom.client import CorpClient
@@ -132,8 +134,9 @@ CORP = defaults.DEFAULT_CORP_ID
 def test_wecom_faults_on_the_worker_are_retried_paced_and_shared_through_redis(tmp_path: Path) -> None:
     """Proves, on gunicorn + Celery + PostgreSQL + Redis with the sandbox pushing: pushes are answered
     "success" at once whatever WeCom's API does afterwards; -1, 45033 and HTTP 5xx are retried (at most 3
-    tries) and latency only delays processing; 45009 fails the record and opens a circuit kept in Redis,
-    so the next callback's worker makes no call to that suite."""
+    tries) and latency only delays processing; 45009 opens a circuit kept in Redis and puts the record
+    back to pending, due after the circuit closes, so the next callback's worker makes no call to that
+    suite either."""
     need_celery()
     pg_url, redis_url = need("JITLITE_TEST_PG_URL"), need("JITLITE_TEST_REDIS_URL")
     with SandboxServer() as sandbox:
@@ -170,15 +173,18 @@ def test_wecom_faults_on_the_worker_are_retried_paced_and_shared_through_redis(t
             state.add_fault("/cgi-bin/service/get_auth_info", errcode=45009)
             time.sleep(1.1)  # a change_auth in the same second is the same payload: deduplicated, not stored
             state.change_auth(SUITE, CORP)
-            wait_for(lambda: len(rows(web)) == 4 and rows(web)[3].status == "failed", 40,
-                     "change_auth to fail on 45009")
-            assert "45009" in (rows(web)[3].lastError or "")
+            wait_for(lambda: len(rows(web)) == 4 and rows(web)[3].lastError is not None, 40,
+                     "change_auth to meet 45009")
+            limited = rows(web)[3]
+            assert limited.status == "pending" and "45009" in limited.lastError
+            assert limited.leaseExpiresAt >= clock.utc_now() + timedelta(seconds=50)  # after the 60 s circuit
             assert len(state.request_log("/cgi-bin/service/get_auth_info")) == 3  # 45009 is not retried
             assert TokenManager(cache=web.defaultCache()).circuit_open_until(SUITE) is not None  # shared in Redis
             time.sleep(1.1)
             state.change_auth(SUITE, CORP)
-            wait_for(lambda: len(rows(web)) == 5 and rows(web)[4].status == "failed", 40,
+            wait_for(lambda: len(rows(web)) == 5 and rows(web)[4].lastError is not None, 40,
                      "the next change_auth to be refused by the open circuit")
+            assert rows(web)[4].status == "pending" and "circuit open" in rows(web)[4].lastError
             assert len(state.request_log("/cgi-bin/service/get_auth_info")) == 3  # no call while the circuit is open
         except AssertionError as exc:
             calls = [(r.path, r.status, r.errcode, r.fault) for r in sandbox.state.request_log()]

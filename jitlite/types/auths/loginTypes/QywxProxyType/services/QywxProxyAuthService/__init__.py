@@ -16,12 +16,15 @@ reply to the web layer's one edge adapter, imported only when ``notify`` is call
 
 Settings: ``callbackLeaseSeconds`` (default 300) is how long a claim lasts unless its worker renews it;
 ``callbackSweepSeconds`` (default 60; 0 turns it off) is how often a process looks for expired claims
-and records left pending.
+and records left pending. A handler that fails on a passing WeCom fault (see ``retry_delay``) leaves
+its record pending, due again after ``callbackRetrySeconds`` (default 30) doubled per attempt, up to
+``callbackRetryAttempts`` claims (default 5); then it is failed, for ``retryCallBack``.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -47,7 +50,12 @@ from jitlite.wecom import (
     BodyTooLarge,
     CallbackError,
     DecryptedMessage,
+    RateLimitedError,
     SignatureMismatch,
+    SuiteTicketMissing,
+    TokenExpiredError,
+    TransportError,
+    UpstreamBusyError,
     parse_flat_xml,
 )
 
@@ -64,6 +72,33 @@ _RECOVERABLE = frozenset({"suite_ticket"})
 _BATCH_FIELDS = ["authFullName", "infoType", "corpId", "eventTime"]  # what a claimed batch is sorted out by
 
 Handler = Callable[[Any, dict[str, str]], str]
+
+# Failures that pass by themselves: WeCom busy (-1, 5xx after the call's own retries), unreachable,
+# rate-limited (45009: a circuit paused the corp), a token it keeps refusing, or no suite ticket yet
+# (WeCom pushes one every ten minutes). A record that meets one runs again later instead of failing.
+_TRANSIENT = (UpstreamBusyError, TransportError, RateLimitedError, TokenExpiredError, SuiteTicketMissing,
+              TimeoutError)
+_RETRY_CAP_SECONDS = 1800.0
+_CIRCUIT_SECONDS = 60.0  # a 45009 circuit's length (DESIGN: at least 60 s)
+DEFAULT_RETRY_SECONDS = 30.0
+DEFAULT_RETRY_ATTEMPTS = 5
+
+
+def retry_delay(error: Exception, attempts: int, base: float = DEFAULT_RETRY_SECONDS) -> float | None:
+    """Return seconds to wait before a callback that failed on claim ``attempts`` runs again; None: it failed for good.
+
+    Exponential from ``base`` (capped at 30 minutes) with up to 25% jitter, so that records failed
+    together do not come back together; never sooner than a rate limit's circuit closes, nor than a
+    minute for a suite ticket that has not come yet.
+    """
+    if not isinstance(error, _TRANSIENT):
+        return None
+    delay = min(base * 2 ** max(0, attempts - 1), _RETRY_CAP_SECONDS)
+    if isinstance(error, RateLimitedError):
+        delay = max(delay, error.retry_after or _CIRCUIT_SECONDS)
+    elif isinstance(error, SuiteTicketMissing):
+        delay = max(delay, 60.0)
+    return delay * random.uniform(1.0, 1.25)
 
 
 def _plain(text: str, status: int) -> Reply:
@@ -95,12 +130,15 @@ class QywxProxyAuthService(Service):
             "cancel_auth": self._on_cancel_auth,
             "change_contact": self._on_change_contact,
         }
+        retry_base = self._seconds_setting("callbackRetrySeconds", DEFAULT_RETRY_SECONDS)
         self.inbox = CallbackInbox(
             self.records, self._handle, name="qywx-proxy-callbacks",
             lease_seconds=self._seconds_setting("callbackLeaseSeconds", DEFAULT_LEASE_SECONDS),
             sweep_seconds=self._seconds_setting("callbackSweepSeconds", DEFAULT_SWEEP_SECONDS),
             runner=inbox_runner(self.app, self.fullName),  # settings taskQueue: in process, or Celery
-            coalesce=self._superseded, purge=self._purge_old_tickets, summary_fields=_BATCH_FIELDS)
+            coalesce=self._superseded, purge=self._purge_old_tickets, summary_fields=_BATCH_FIELDS,
+            retry_delay=lambda error, attempts: retry_delay(error, attempts, retry_base),
+            max_attempts=int(self._setting("callbackRetryAttempts", DEFAULT_RETRY_ATTEMPTS)))
         try:
             resumed = self.inbox.resume()
         except BaseException:
@@ -109,11 +147,14 @@ class QywxProxyAuthService(Service):
         if resumed:
             log.info("resuming %d callback record(s) left pending or with an expired lease", resumed)
 
-    def _seconds_setting(self, name: str, default: float) -> float:
+    def _setting(self, name: str, default: Any) -> Any:
         try:
-            return float(read_setting(self.app.settings, name, default))
+            return read_setting(self.app.settings, name, default)
         except ValueError as exc:
             raise ValueError(f"{self.fullName}: {exc}") from None
+
+    def _seconds_setting(self, name: str, default: float) -> float:
+        return float(self._setting(name, default))
 
     # -- which login elements ------------------------------------------------------------------
 

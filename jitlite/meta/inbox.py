@@ -649,12 +649,17 @@ class CallbackInbox:
         return self.sweep(pending_grace=timedelta(0) if self._local else None)
 
     def settled(self, record_ids: list[int]) -> list[int]:
-        """Return which of the records are done or failed."""
+        """Return which of the records are done, failed, or waiting for a retry that is not due yet.
+
+        A deferred record is no one's work until it is due (then a sweep sends it again), so a
+        caller waiting for the work it sent stops waiting for it, as with the in-process runner.
+        """
         settled: list[int] = []
+        waiting_retry = Q(status="pending", leaseExpiresAt__gt=clock.utc_now())
         for start in range(0, len(record_ids), _SWEEP_PAGE):
             page = record_ids[start:start + _SWEEP_PAGE]
-            rows = self.records.query(Q(id__in=page, status__in=["done", "failed"]), fieldList=["id"],
-                                      size=len(page))["rowDatas"]
+            rows = self.records.query(Q(id__in=page) & (Q(status__in=["done", "failed"]) | waiting_retry),
+                                      fieldList=["id"], size=len(page))["rowDatas"]
             settled.extend(row.id for row in rows)
         return settled
 

@@ -238,6 +238,7 @@ def test_a_transient_failure_runs_again_when_due_until_the_attempts_run_out(
         assert (row.status, row.attempts, row.lastError) == ("pending", 1, "Busy: upstream busy")
         assert row.leaseExpiresAt == clock.utc_now() + timedelta(seconds=30)
         assert row.note.startswith("attempt 1 of 3 failed; due again at ")
+        assert inbox.settled([first]) == [first]  # waiting for its retry: nothing to wait for meanwhile
         runners[0].work([first])  # a task delivered again meanwhile is a no-op
         assert record(deliveries, first).attempts == 1
         moved["now"] += 29
@@ -255,6 +256,7 @@ def test_a_transient_failure_runs_again_when_due_until_the_attempts_run_out(
 
         # Transient every time: the last claim leaves it failed, saying so; retryCallBack still runs it.
         second = stored_id(inbox.accept(delivery("<xml>always busy</xml>")))
+        assert inbox.settled([second]) == []  # fresh and pending: someone's work
         for _ in range(3):
             runners[0].work([second])
             moved["now"] += 1000

@@ -312,7 +312,10 @@ class QywxProxyAuthService(Service):
         return handler(instance, fields)
 
     def waitIdle(self, timeout: float = 10.0) -> bool:
-        """Wait until every callback this process scheduled is processed; False if time ran out."""
+        """Wait until every callback this process scheduled is processed; False if time ran out.
+
+        A record that met a passing fault counts as processed while it waits for its retry.
+        """
         return self.inbox.wait_idle(timeout)
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "CacheLock",
     "LockTimeout",
     "add_int64",
+    "check_lock_timeout",
     "check_name",
     "check_namespace",
     "check_ttl",
@@ -77,6 +78,15 @@ def check_ttl(ttl: object, what: str = "ttl") -> float:
     if not math.isfinite(ttl) or ttl <= 0:
         raise ValueError(f"{what} must be a positive finite number of seconds, got {ttl!r}")
     return float(ttl)
+
+
+def check_lock_timeout(timeout: object) -> float | None:
+    """Return a lock's wait as a float (None: without limit, 0: one try), or raise ValueError."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise ValueError(f"lock timeout must be None or a number >= 0, got {timeout!r}")
+    return float(timeout)
 
 
 def encode_value(name: str, value: Any) -> str:
@@ -281,10 +291,7 @@ class Cache(ABC):
         """
         check_name(name)
         ttl = check_ttl(ttl, "lock ttl")
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-                raise ValueError(f"lock timeout must be None or a number >= 0, got {timeout!r}")
-            timeout = float(timeout)
+        timeout = check_lock_timeout(timeout)
         poll = check_ttl(poll, "lock poll interval")
         return CacheLock(self, name, ttl, timeout, poll)
 

@@ -385,7 +385,8 @@ class CallbackInbox:
     def process(self, record_id: int, *, raise_errors: bool = True) -> bool:
         """Claim a pending or lease-expired record and run it; False if it was not claimable.
 
-        A handler's exception marks the record failed and, with ``raise_errors``, propagates.
+        A handler's exception marks the record failed (or, when ``retry_delay`` calls it transient,
+        pending until due) and, with ``raise_errors``, propagates.
         """
         return self.process_many([record_id], raise_errors=raise_errors) > 0
 
@@ -396,8 +397,9 @@ class CallbackInbox:
         one makes pointless to run: those go from pending straight to done, noted, never claimed.
         One conditional update claims the rest (records another worker holds or finished are left
         out), they run in id order, and the outcomes are written a statement per distinct outcome.
-        A handler's exception marks its record failed; with ``raise_errors`` the first one
-        propagates after every outcome is recorded.
+        A handler's exception marks its record failed (or, when ``retry_delay`` calls it transient,
+        pending until due); with ``raise_errors`` the first one propagates after every outcome is
+        recorded.
         """
         ids = sorted(set(record_ids))
         if not ids:

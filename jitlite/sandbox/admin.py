@@ -101,7 +101,7 @@ def url_checks(app: Flask | None = None) -> dict[str, list[UrlCheck]]:
 
 
 def record_url_check(app: Flask, suite_id: str, check: UrlCheck) -> None:
-    """Keep a verification done outside a request (the server's --callback-url at start-up)."""
+    """Keep a callback URL verification of suite_id (at start-up, or when a suite's URL is set)."""
     state = app.extensions[EXTENSION]
     with state.lock:
         kept = url_checks(app).setdefault(suite_id, [])

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol, runtime_checkable
 
+from ..cache.base import check_lock_timeout
 from ..runtime import clock as runtime_clock
 
 __all__ = ["LocalTokenCache", "TokenCache"]
@@ -104,8 +105,7 @@ class LocalTokenCache:
         ``timeout`` 0 tries once and None waits without limit. ``ttl`` is not enforced: the lock lives
         in this process, so its holder's ``with`` block always releases it, even on an exception.
         """
-        if timeout is not None and not timeout >= 0:
-            raise ValueError(f"lock timeout must be None or a number >= 0, got {timeout!r}")
+        timeout = check_lock_timeout(timeout)
         with self._guard:
             lock = self._locks.get(name)
             if lock is None:

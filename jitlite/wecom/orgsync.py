@@ -159,6 +159,14 @@ class SyncReport:
     members: int = 0
     depts: int = 0
     skippedIds: list[str] = field(default_factory=list)
+    # Fetch threads and the writer skip entities at the same time.
+    _skip_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def skip(self, kind: str, entity: str) -> None:
+        """Count an entity left as it is stored (out of the visible range, or its record unreadable)."""
+        with self._skip_lock:
+            self.skipped += 1
+            self.skippedIds.append(f"{kind}:{entity}")
 
     def toDict(self) -> dict[str, Any]:
         """Return the counts as a plain dict (what ``syncCorp`` returns)."""
@@ -495,7 +503,7 @@ class _MemberWriter:
         for record in records:
             try:
                 row = member_row(record, store.corpFullName, store.corpId)
-            except ValueError as exc:
+            except (TypeError, ValueError) as exc:
                 self._skip_malformed(record, exc)
                 continue
             if row["memberId"] in self.seen:
@@ -507,7 +515,7 @@ class _MemberWriter:
             if len(self._buffer) >= self.batch_size:
                 self.flush()
 
-    def _skip_malformed(self, record: Mapping[str, Any], exc: ValueError) -> None:
+    def _skip_malformed(self, record: Mapping[str, Any], exc: Exception) -> None:
         """Leave a member whose record cannot be read as it is stored, and say so in the report.
 
         One bad value from WeCom (a leader flag or status that is not a number) must not fail the
@@ -516,9 +524,10 @@ class _MemberWriter:
         member_id = record.get("userid") or record.get("UserId")
         entity = str(member_id) if member_id else "(no userid)"
         if member_id:
+            if entity in self.seen:  # listed again by another of its departments: skipped already
+                return
             self.seen.add(entity)
-        self.report.skipped += 1
-        self.report.skippedIds.append(f"member:{entity}")
+        self.report.skip("member", entity)
         log.warning("member %s of %s skipped: its record cannot be read (%s); its stored row is kept",
                     entity, self.store.corpFullName, str(exc)[:200])
 
@@ -944,9 +953,7 @@ class _Puller:
         return fetch()
 
     def _skip(self, kind: str, entity: str, exc: WeComAPIError) -> None:
-        with self._calls_lock:  # fetch threads skip entities concurrently
-            self.report.skipped += 1
-            self.report.skippedIds.append(f"{kind}:{entity}")
+        self.report.skip(kind, entity)
         log.info("skipped %s %s: %s", kind, entity, exc.errcode)
 
     def run(self, sink: _Sink) -> tuple[set[str], set[str] | None]:

@@ -129,17 +129,21 @@ def test_a_member_record_wecom_sends_malformed_is_skipped_and_the_sync_goes_on(
     corp.syncCorp()
     mute_callbacks(sandbox)
     sandbox.state.update_member(CORP, "lina", is_leader_in_dept=["yes"], position="总监")
+    sandbox.state.update_member(CORP, "chenjie", status=[1])  # in two departments' lists
     sandbox.state.update_member(CORP, "zhouqiang", position="高级销售")
     report = corp.syncCorp()
     # One unreadable value does not fail everyone else's sync: lina keeps her stored row (and stays
-    # active: she is still listed), zhouqiang's change is written, and the report says who was left.
-    assert report["skipped"] == 1 and report["skippedIds"] == ["member:lina"]
+    # active: she is still listed), zhouqiang's change is written, and the report says who was left,
+    # each once however many departments list them.
+    assert report["skipped"] == 2 and sorted(report["skippedIds"]) == ["member:chenjie", "member:lina"]
     assert counts(report)[:4] == (0, 1, 0, 0)
+    assert corp.getMember("chenjie").status == "active"
     lina = corp.getMember("lina")
     assert (lina.position, lina.isLeader, lina.status) == ("后端组长", True, "active")
     assert corp.getMember("zhouqiang").position == "高级销售"
     assert "member lina of " in caplog.text and "leader flags (is_leader_in_dept) are numbers" in caplog.text
     sandbox.state.update_member(CORP, "lina", is_leader_in_dept=[0])
+    sandbox.state.update_member(CORP, "chenjie", status=1)
     assert counts(corp.syncCorp()) == (0, 1, 0, 0, 0) and corp.getMember("lina").position == "总监"
 
 

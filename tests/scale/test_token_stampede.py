@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
@@ -55,7 +55,7 @@ def expired(manager: TokenManager, credential: Credential) -> None:
 
 
 def test_threads_asking_for_an_expired_token_cause_one_fetch_and_wake_together(cache: Cache) -> None:
-    manager = TokenManager(cast(Any, cache))
+    manager = TokenManager(cache)
     credential = Credential.of("corp", "wwstampede", "secret-" + uuid.uuid4().hex)
     expired(manager, credential)
     fetches: list[float] = []
@@ -87,7 +87,7 @@ def test_threads_asking_for_an_expired_token_cause_one_fetch_and_wake_together(c
 
 
 def test_a_waiter_gives_up_after_the_wait_its_message_names(cache: Cache) -> None:
-    manager = TokenManager(cast(Any, cache), lock_ttl=0.5)
+    manager = TokenManager(cache, lock_ttl=0.5)
     credential = Credential.of("corp", "wwstuck", "secret-" + uuid.uuid4().hex)
     with cache.lock(credential.cache_key + ":lock", 30):  # another worker's refresh hangs
         began = time.monotonic()
@@ -98,7 +98,7 @@ def test_a_waiter_gives_up_after_the_wait_its_message_names(cache: Cache) -> Non
 
 
 def test_a_waiter_returns_the_token_stored_while_it_waited(cache: Cache) -> None:
-    manager = TokenManager(cast(Any, cache), lock_ttl=1.0)
+    manager = TokenManager(cache, lock_ttl=1.0)
     credential = Credential.of("corp", "wwlate", "secret-" + uuid.uuid4().hex)
     with cache.lock(credential.cache_key + ":lock", 30):  # the holder stores the token but its lock stays
         timer = threading.Timer(0.3, lambda: manager.cache.set(

@@ -10,7 +10,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any
 
 from jitlite.cache import RedisCache, SqliteCache
 from jitlite.sandbox import defaults
@@ -21,7 +21,7 @@ kind, _, location = os.environ["PROBE_CACHE"].partition(":")
 namespace = os.environ["PROBE_NAMESPACE"]
 cache = SqliteCache(location, namespace) if kind == "sqlite" else RedisCache(location, namespace)
 client = CorpClient(defaults.DEFAULT_CORP_ID, defaults.DEFAULT_AGENT_SECRET, base_url=os.environ["PROBE_WECOM_URL"],
-                    tokens=TokenManager(cache=cast(Any, cache)), timeout=30.0)
+                    tokens=TokenManager(cache=cache), timeout=30.0)
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

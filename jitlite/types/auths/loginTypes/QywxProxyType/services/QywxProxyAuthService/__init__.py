@@ -80,6 +80,7 @@ _TRANSIENT = (UpstreamBusyError, TransportError, RateLimitedError, TokenExpiredE
               TimeoutError)
 _RETRY_CAP_SECONDS = 1800.0
 _CIRCUIT_SECONDS = 60.0  # a 45009 circuit's length (DESIGN: at least 60 s)
+_TICKET_WAIT_SECONDS = 60.0  # a missing suite ticket: WeCom pushes one every ten minutes
 DEFAULT_RETRY_SECONDS = 30.0
 DEFAULT_RETRY_ATTEMPTS = 5
 
@@ -97,7 +98,7 @@ def retry_delay(error: Exception, attempts: int, base: float = DEFAULT_RETRY_SEC
     if isinstance(error, RateLimitedError):
         delay = max(delay, error.retry_after or _CIRCUIT_SECONDS)
     elif isinstance(error, SuiteTicketMissing):
-        delay = max(delay, 60.0)
+        delay = max(delay, _TICKET_WAIT_SECONDS)
     return delay * random.uniform(1.0, 1.25)
 
 

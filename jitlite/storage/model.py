@@ -342,6 +342,7 @@ class ModelManager:
         self._absent_inserts: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
         self._values_plans: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, str, str, list[Any]]] = {}
         self._unnest_plans: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, list[tuple[str, Any]]] | None] = {}
+        self._many_inserts: dict[tuple[str, ...], Any] = {}  # createManyIfAbsent's SQLAlchemy statement per key
         if migrate:
             ensure_schema(engine, [model])
 
@@ -443,7 +444,7 @@ class ModelManager:
                 with self._statement_writer.connect() as conn:
                     return conn.execute(statement, values).scalar()
             except sa.exc.IntegrityError as exc:
-                raise ConstraintError(f"{self.name}: the database refused the write: {_refusal(exc.orig)}") from exc
+                raise _refused(self.name, exc.orig) from None
         if sql is not None:
             # SQLite: the statement compiled once, the columns' bind processors applied here, and
             # the driver's cursor run in a transaction of its own. This is the store of every
@@ -456,7 +457,7 @@ class ModelManager:
                         cursor.execute(sql, params)
                         found = cursor.fetchone()
                     except sqlite3.IntegrityError as exc:
-                        raise ConstraintError(f"{self.name}: the database refused the write: {_refusal(exc)}") from exc
+                        raise _refused(self.name, exc) from None
                     return None if found is None else found[0]
         with self._writing(durable=durable, busy_timeout=busyTimeout) as conn:
             return conn.execute(statement, values).scalar()
@@ -479,10 +480,6 @@ class ModelManager:
         rows = [self._insert_values(row, f"rowDataList[{i}]") for i, row in enumerate(rowDataList)]
         if not rows:
             return []
-        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        key_columns = [self.table.c[name] for name in key]
-        statement = (insert(self.table).on_conflict_do_nothing(index_elements=list(key))
-                     .returning(self._pk_column, *key_columns))
         # Rows that leave out different fields: the ones left out are NULL, as in createIfAbsent.
         given = {name for row in rows for name in row} | set(key)
         columns = tuple(name for name in self.fields if name in given)
@@ -499,16 +496,36 @@ class ModelManager:
                     for i, (name, process) in enumerate(binds)})
             elif self._statement_writer is not None:  # PostgreSQL: the one statement is its own transaction
                 with self._statement_writer.connect() as conn:
-                    found = conn.execute(statement, rows).all()
+                    found = conn.execute(self._many_insert(key), rows).all()
             else:
                 stored = self._sqlite_many(key, columns, rows, durable=durable, busy_timeout=busyTimeout)
                 if stored is not None:
                     return stored
                 with self._writing(durable=durable, busy_timeout=busyTimeout) as conn:
-                    found = conn.execute(statement, rows).all()
+                    found = conn.execute(self._many_insert(key), rows).all()
         except sa.exc.IntegrityError as exc:
-            raise ConstraintError(f"{self.name}: the database refused the write: {_refusal(exc.orig)}") from exc
+            raise _refused(self.name, exc.orig) from None
         return _ids_by_key(found, [tuple(values.get(name) for name in key) for values in rows])
+
+    def _on_conflict(self, key: tuple[str, ...]) -> Any:
+        """Return ``INSERT … ON CONFLICT (key) DO NOTHING`` on the model's table, for its dialect."""
+        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        return insert(self.table).on_conflict_do_nothing(index_elements=list(key))
+
+    def _many_insert(self, key: tuple[str, ...]) -> Any:
+        """Return createManyIfAbsent's SQLAlchemy statement (RETURNING the id and the key), built once per key."""
+        statement = self._many_inserts.get(key)
+        if statement is None:
+            statement = self._many_inserts[key] = self._on_conflict(key).returning(
+                self._pk_column, *(self.table.c[name] for name in key))
+        return statement
+
+    def _conflict_sql(self, key: tuple[str, ...]) -> tuple[str, str]:
+        """Return the quoted table and ``ON CONFLICT (key) DO NOTHING RETURNING id, key`` of the driver-level SQL."""
+        preparer = self.engine.dialect.identifier_preparer
+        keys = ", ".join(preparer.quote(name) for name in key)
+        return (preparer.format_table(self.table),
+                f"ON CONFLICT ({keys}) DO NOTHING RETURNING {preparer.quote(self.pk)}, {keys}")
 
     def _sqlite_many(self, key: tuple[str, ...], columns: tuple[str, ...], rows: list[dict[str, Any]], *,
                      durable: bool, busy_timeout: float | None) -> list[Any | None] | None:
@@ -522,10 +539,9 @@ class ModelManager:
         plan = self._values_plans.get((key, columns))
         if plan is None:
             quote = self.engine.dialect.identifier_preparer.quote
-            keys = ", ".join(quote(name) for name in key)
-            head = (f"INSERT INTO {self.engine.dialect.identifier_preparer.format_table(self.table)} "
-                    f"({', '.join(quote(name) for name in columns)}) VALUES ")
-            tail = f" ON CONFLICT ({keys}) DO NOTHING RETURNING {quote(self.pk)}, {keys}"
+            table, conflict = self._conflict_sql(key)
+            head = f"INSERT INTO {table} ({', '.join(quote(name) for name in columns)}) VALUES "
+            tail = f" {conflict}"
             one_row = f"({', '.join('?' for _ in columns)})"
             binds = [self._bind_processors[name] for name in columns]
             plan = self._values_plans[(key, columns)] = (head, one_row, tail, binds)
@@ -541,7 +557,7 @@ class ModelManager:
                                [value for values in bound for value in values])
                 found = cursor.fetchall()
             except sqlite3.IntegrityError as exc:
-                raise ConstraintError(f"{self.name}: the database refused the write: {_refusal(exc)}") from exc
+                raise _refused(self.name, exc) from None
         # The key as the driver stored it (a date-time as text), which is how RETURNING gives it back.
         return _ids_by_key(found, [tuple(values[i] for i in positions) for values in bound])
 
@@ -564,11 +580,9 @@ class ModelManager:
                 break
             arrays.append(f"%(c{position})s::{sql_type}[]")
         else:
-            table = dialect.identifier_preparer.format_table(self.table)
-            keys = ", ".join(quote(name) for name in key)
+            table, conflict = self._conflict_sql(key)
             sql = (f"INSERT INTO {table} ({', '.join(quote(name) for name in columns)}) "
-                   f"SELECT * FROM unnest({', '.join(arrays)}) ON CONFLICT ({keys}) DO NOTHING "
-                   f"RETURNING {quote(self.pk)}, {keys}")
+                   f"SELECT * FROM unnest({', '.join(arrays)}) {conflict}")
             binds = [(name, self._bind_processors[name]) for name in columns]
             plan = (sql, binds)
         self._unnest_plans[(key, columns)] = plan
@@ -597,9 +611,7 @@ class ModelManager:
         the statement itself.
         """
         dialect = self.engine.dialect
-        insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-        statement = (insert(self.table).on_conflict_do_nothing(index_elements=list(key))
-                     .returning(self._pk_column))
+        statement = self._on_conflict(key).returning(self._pk_column)
         if dialect.name not in ("sqlite", "postgresql"):
             return statement, None, []
         compiled = statement.compile(dialect=dialect, column_keys=list(columns))
@@ -878,7 +890,7 @@ class ModelManager:
             with write_transaction(writer) as conn:
                 yield conn
         except sa.exc.IntegrityError as exc:
-            raise ConstraintError(f"{self.name}: the database refused the write: {_refusal(exc.orig)}") from exc
+            raise _refused(self.name, exc.orig) from None
 
     def _make_writer(self, field: Field) -> Callable[[Any], Any]:
         convert = field.writer()
@@ -1179,12 +1191,15 @@ def _ids_by_key(found: Sequence[Sequence[Any]], keys: list[tuple[Any, ...]]) -> 
     return [inserted.pop(row_key, None) for row_key in keys]
 
 
-def _refusal(orig: BaseException | None) -> str:
-    """Return the driver's reason for refusing a write without its detail lines.
+def _refused(model: str, orig: BaseException | None) -> ConstraintError:
+    """Return the ConstraintError of a refused write: the driver's reason without its detail lines.
 
-    PostgreSQL's DETAIL quotes the failing row (every column, a Secret's ciphertext among them).
+    PostgreSQL's DETAIL quotes the failing row (every column, a Secret's ciphertext among them), so
+    the caller raises this ``from None``: a chained driver error would print that row in a traceback.
     """
-    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    text = str(orig).strip()
+    return ConstraintError(f"{model}: the database refused the write: "
+                           f"{text.splitlines()[0] if text else type(orig).__name__}")
 
 
 # Primary keys per statement: far below what SQLite and PostgreSQL can bind.

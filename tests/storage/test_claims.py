@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import traceback
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -123,6 +124,11 @@ def test_on_postgresql_a_refused_create_is_a_constraint_error_and_a_killed_conne
         jobs.createIfAbsent(job("k1", status="bad"))
     # PostgreSQL's DETAIL quotes the failing row, a Secret's ciphertext among its columns: left out.
     assert "k1" not in str(refused.value) and "j2." not in str(refused.value)
+    with pytest.raises(ConstraintError, match="no_bad_status") as refused_many:
+        jobs.createManyIfAbsent([job("k8"), job("k9", status="bad")])
+    for caught in (refused.value, refused_many.value):  # nor in a logged traceback (no chained driver error)
+        printed = "".join(traceback.format_exception(caught))
+        assert "DETAIL" not in printed and "Failing row" not in printed and "j2." not in printed
     assert jobs.createIfAbsent(job("k1")) is not None  # the connection that refused is still good
     # The server ends the pooled connections (a restart, a failover): the first write fails as
     # SQLAlchemy's OperationalError with the connection invalidated, and, the whole pool being

@@ -57,9 +57,8 @@ class Setting:
         if self.choices:
             return "one of " + ", ".join(self.choices)
         words = self.kind_words
-        if self.unit:
-            words = f"a number of {self.unit}" if words in ("a number", "a whole number or a number") else \
-                f"{words} of {self.unit}"
+        if self.unit:  # "a number of seconds" when fractions are allowed, "a whole number of seconds" if not
+            words = f"{'a number' if float in self.kinds else words} of {self.unit}"
         if self.positive:
             return f"{words} > 0"
         return words if self.minimum is None else f"{words} >= {self.minimum:g}"

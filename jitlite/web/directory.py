@@ -8,7 +8,7 @@ from typing import Any
 
 from werkzeug.exceptions import NotFound
 
-from jitlite.meta.auths import LOGIN_META, LoginType, callback_inboxes, login_type_class
+from jitlite.meta.auths import LOGIN_META, LoginType, login_type_class
 from jitlite.runtime.app import App
 from jitlite.runtime.errors import LoginInactive
 
@@ -62,15 +62,11 @@ class LoginDirectory:
                 active = self._declared_active[name] = bool(config.get("isActive", True))
             return active
 
-    def type_class(self, name: str) -> type[LoginType] | None:
-        """Return the class of a login element's Type (imported, not built); None if it is no LoginType."""
-        return login_type_class(self.app, name)
-
     def login_types(self) -> list[type[LoginType]]:
         """Return the distinct Type classes of the app's login elements, in the order of their elements."""
         classes: list[type[LoginType]] = []
         for name in sorted(self.logins()):
-            cls = self.type_class(name)
+            cls = login_type_class(self.app, name)
             if cls is not None and cls not in classes:
                 classes.append(cls)
         return classes
@@ -79,7 +75,7 @@ class LoginDirectory:
         """Return the active login elements with what the login page shows of each, sorted by name."""
         found = []
         for name in sorted(self.logins()):
-            cls = self.type_class(name)
+            cls = login_type_class(self.app, name)
             if cls is None or not cls.loginEntries or not self.declared_active(name):
                 continue
             spec = self.app.spec(name)
@@ -87,7 +83,3 @@ class LoginDirectory:
             found.append(LoginListing(name, spec.declaration.title, spec.type_spec.full_name, cls.loginEntries,
                                       cls.loginLabel))
         return found
-
-    def callback_services(self) -> list[str]:
-        """Return the fullNames of the services receiving the callbacks of the app's login Types."""
-        return list(callback_inboxes(self.app))

@@ -24,6 +24,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 from werkzeug.wrappers import Response as BaseResponse
 
+from jitlite.meta.auths import callback_inboxes, login_type_class
 from jitlite.meta.corps import Corp, organisations, reconcile
 from jitlite.meta.inbox import LeaseHeld
 from jitlite.runtime.app import App
@@ -151,7 +152,7 @@ def pages_blueprint(app: App, directory: LoginDirectory) -> Blueprint:
         if status is not None and status not in RECORD_STATUSES:
             raise BadRequest(f"status must be one of {', '.join(RECORD_STATUSES)}")
         inboxes = []
-        for name in directory.callback_services():
+        for name in callback_inboxes(app):
             service = app.getElement(name)
             inboxes.append({"name": name, "title": service.title, "records": _paged(
                 service.records, Q(status=status) if status else Q(), [["id", -1]], _page_number("page"))})
@@ -166,7 +167,7 @@ def pages_blueprint(app: App, directory: LoginDirectory) -> Blueprint:
     def retry_callback(service_name: str, record_id: int) -> BaseResponse:
         session = admin_session()
         check_form(session.token)
-        if service_name not in directory.callback_services():
+        if service_name not in callback_inboxes(app):
             raise NotFound("no callback service has this name")
         service = app.getElement(service_name)
         try:
@@ -212,7 +213,7 @@ def _corp_name(app: App, directory: LoginDirectory, user_id: str, corp_id: str |
     if not corp_id:
         return None
     for name in sorted(directory.logins()):
-        cls = directory.type_class(name)
+        cls = login_type_class(app, name)
         if cls is None or not cls.servesCorps or not directory.declared_active(name):
             continue
         for corp in app.getElement(name).corpsOf(user_id):

@@ -165,6 +165,13 @@ class LoginType(Element):
     #: The fullName of the model keeping those callbacks' records (read without starting the service).
     callbackModelName: ClassVar[str] = ""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Checked as the Type is imported, so App start-up and ``jitlite check`` name the mistake.
+        if cls.callbackServiceName and not cls.callbackModelName:
+            raise ValueError(f"{cls.__module__}.{cls.__qualname__} names a callbackServiceName but no "
+                             "callbackModelName; set it to the fullName of the model its inbox stores records in")
+
     @classmethod
     def webRoutes(cls, app: Any) -> list[Route]:
         """Return the URLs this Type serves of its own (callbacks and the like); none by default."""
@@ -319,10 +326,7 @@ def callback_inboxes(app: Any) -> dict[str, str]:
     inboxes: dict[str, str] = {}
     for name in sorted(app.instancesOf(LOGIN_META)):
         cls = login_type_class(app, name)
-        if cls is not None and cls.callbackServiceName:
-            if not cls.callbackModelName:
-                raise ValueError(f"{cls.__module__}.{cls.__qualname__} names a callbackServiceName but no "
-                                 "callbackModelName; set it to the fullName of the model its inbox stores records in")
+        if cls is not None and cls.callbackServiceName:  # a model name too: LoginType's subclass check
             inboxes.setdefault(cls.callbackServiceName, cls.callbackModelName)
     return inboxes
 

@@ -125,15 +125,17 @@ def test_retry_errors(app_with_records: tuple[Path, dict[str, int]]) -> None:
 
 
 def test_a_login_type_with_a_callback_service_but_no_record_model_is_named_with_the_fix() -> None:
-    from types import SimpleNamespace
+    from jitlite.meta.auths import LoginType
 
-    from jitlite.meta.auths import LoginType, callback_inboxes
-
-    class Half(LoginType):  # receives callbacks, but says nothing of where its inbox keeps them
-        callbackServiceName = "auths.loginTypes.HalfType.services.HalfService"
-
-    spec = SimpleNamespace(type_spec=SimpleNamespace(full_name="auths.loginTypes.HalfType"))
-    app = SimpleNamespace(instancesOf=lambda meta: ["auths.Half"], spec=lambda name: spec,
-                          getElement=lambda name: Half)
     with pytest.raises(ValueError, match=r"\.Half names a callbackServiceName but no callbackModelName; set it"):
-        callback_inboxes(app)
+        class Half(LoginType):  # receives callbacks, but says nothing of where its inbox keeps them
+            callbackServiceName = "auths.loginTypes.HalfType.services.HalfService"
+
+    class Whole(LoginType):
+        callbackServiceName = "auths.loginTypes.WholeType.services.WholeService"
+        callbackModelName = "auths.loginTypes.WholeType.WholeCallbackModel"
+
+    class Child(Whole):  # inherits both
+        pass
+
+    assert Child.callbackModelName == "auths.loginTypes.WholeType.WholeCallbackModel"

@@ -9,9 +9,12 @@ loads without Flask and the import-linter contract keeps that true everywhere el
 from __future__ import annotations
 
 from flask import Response, has_request_context, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from jitlite.meta.replies import Reply
 from jitlite.wecom import BodyTooLarge
+
+from .bodies import read_body
 
 __all__ = ["current_request_body", "to_response"]
 
@@ -34,10 +37,9 @@ def current_request_body(limit: int) -> bytes | None:
     """
     if not has_request_context():
         return None
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise BodyTooLarge(f"the body is {declared} bytes, over the {limit}-byte limit")
-    data = request.stream.read(limit + 1)
-    if len(data) > limit:
-        raise BodyTooLarge(f"the body is over the {limit}-byte limit")
-    return data
+    try:
+        return read_body(limit)  # the web layer's bounded reader (a chunked stream is read to its end)
+    except RequestEntityTooLarge:
+        declared = request.content_length
+        size = f"{declared} bytes" if declared is not None and declared > limit else "longer"
+        raise BodyTooLarge(f"the body is {size}, over the {limit}-byte limit") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import time
@@ -72,6 +73,37 @@ def test_notify_keeps_the_seeds_contract_outside_and_inside_a_request(demo: jitl
         assert (answer.status_code, answer.get_data(as_text=True)) == (413, "invalid callback")
     missing = service.notify(nonce="n3", msg_signature="s", timestamp="1")  # no body, no request
     assert (missing.status_code, missing.get_data(as_text=True)) == (400, "missing callback body")
+
+
+class Trickle(io.RawIOBase):
+    """A chunked request body that arrives a few bytes per read, as a socket may give it."""
+
+    def __init__(self, data: bytes, step: int = 7) -> None:
+        self.data, self.step = data, step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        piece, self.data = self.data[:min(self.step, len(buffer))], self.data[min(self.step, len(buffer)):]
+        buffer[:len(piece)] = piece
+        return len(piece)
+
+
+def test_the_body_notify_reads_is_whole_when_a_chunked_stream_arrives_in_pieces() -> None:
+    from jitlite.web.replies import current_request_body
+    from jitlite.wecom import BodyTooLarge
+
+    host = Flask("host")
+    body = b"<xml><Encrypt>" + b"a" * 60 + b"</Encrypt></xml>"
+    for limit, expected in ((len(body), body), (len(body) - 1, None)):
+        environ = {"wsgi.input": Trickle(body), "wsgi.input_terminated": True}  # no Content-Length: chunked
+        with host.test_request_context("/cb", method="POST", environ_overrides=environ):
+            if expected is None:
+                with pytest.raises(BodyTooLarge, match=f"over the {limit}-byte limit"):
+                    current_request_body(limit)
+            else:
+                assert current_request_body(limit) == expected
 
 
 def test_replies_and_plain_values() -> None:

@@ -222,6 +222,35 @@ def test_a_sqlite_writer_whose_connection_broke_is_replaced_and_dispose_keeps_wr
     engine.dispose()
 
 
+def test_a_sqlite_writer_that_met_another_processs_write_lock_is_kept(tmp_path: Path) -> None:
+    from jitlite.storage import create_sqlite_engine
+
+    engine = create_sqlite_engine(tmp_path / "busy.sqlite3")
+    inserted_on: list[Any] = []
+
+    @sa_event.listens_for(engine, "connect")
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        def seen(statement: str) -> None:
+            if statement.startswith("INSERT INTO jobs"):
+                inserted_on.append(dbapi_connection)
+        dbapi_connection.set_trace_callback(seen)
+
+    jobs = Job.bind(engine, SecretBox(SecretBox.generate_key()))
+    jobs.createIfAbsent(job("a"))
+    writer = inserted_on[-1]
+    other = sqlite3.connect(tmp_path / "busy.sqlite3", isolation_level=None)  # another process's writer
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Exception, match="locked"):
+            jobs.createIfAbsent(job("blocked"), busyTimeout=0.1)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    # A busy database is no broken connection: the next write goes through the same one.
+    assert jobs.createIfAbsent(job("b")) is not None and inserted_on[-1] is writer
+    engine.dispose()
+
+
 def test_create_if_absent_binds_values_given_in_any_order(jobs: ModelManager) -> None:
     new = jobs.createIfAbsent({"status": "pending", "body": "secret z", "key": "z", "queue": "q"})
     [row] = jobs.query(Q(key="z"))["rowDatas"]

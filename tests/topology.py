@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
-from pathlib import Path
+import sys
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import ROOT
 
-
-def _load() -> Any:
-    spec = importlib.util.spec_from_file_location("jitlite_local_topology", ROOT / "deploy" / "local_topology.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-local_topology = _load()
+# deploy/ holds scripts, not a package: imported from its folder, as bench/callbacks_load.py does.
+if str(ROOT / "deploy") not in sys.path:
+    sys.path.insert(0, str(ROOT / "deploy"))
+local_topology: Any = importlib.import_module("local_topology")
 
 
 def need_modules(*modules: str) -> None:
